@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package xray-search needs to build, test and benchmark.
+# Idempotent: packages already present are skipped by apt. Runs `apt-get update` itself.
+# usage: scripts/install-deps.sh [--no-browser] [--no-peer]
+#   --no-browser  skip Chromium (only the browser tests need it)
+#   --no-peer     skip python3-torch (only the side-by-side peer benchmark needs it)
+set -euo pipefail
+
+browser=1
+peer=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-browser) browser=0 ;;
+    --no-peer) peer=0 ;;
+    *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config clang-format
+  # engine
+  libopenblas-dev
+  # imaging
+  libturbojpeg0-dev libpng-dev zlib1g-dev libgdcm-dev
+  # tokenizer
+  libutf8proc-dev
+  # glue
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev
+  # index
+  libsqlite3-dev libfaiss-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev python3
+  # fuzzing and sanitizers
+  clang libclang-rt-14-dev
+)
+if [ "$browser" = 1 ]; then
+  packages+=(chromium)
+  # Node.js and npm drive the browser tests; a machine that already has them (from any source)
+  # keeps its own, since Debian's npm conflicts with NodeSource's nodejs.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+fi
+if [ "$peer" = 1 ]; then packages+=(python3-torch python3-numpy libopenblas0-pthread); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" = 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
