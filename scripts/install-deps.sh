@@ -30,7 +30,7 @@ packages=(
   # index
   libsqlite3-dev libfaiss-dev
   # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev python3
+  googletest libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pil python3-numpy
   # fuzzing and sanitizers
   clang libclang-rt-14-dev
 )
