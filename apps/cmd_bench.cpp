@@ -1,0 +1,65 @@
+// xray-search bench --model M [--batch 32] [--threads N] [--iters 3] [--json]
+// Image throughput, one-image latency and text-query latency, with the same keys as the peer
+// benchmark (../shared/tools/peer_bench_pytorch.py).
+#include <memory>
+
+#include "clip/benchmark.h"
+#include "common.h"
+
+namespace xrs::app {
+
+namespace {
+
+struct BenchCmdOptions {
+  std::string model;
+  BenchOptions bench;
+  bool json = false;
+};
+
+int run_bench(const BenchCmdOptions& o) {
+  StatusOr<BenchResult> r = run_benchmark(o.model, o.bench);
+  if (!r.is_ok()) return report_error(r.status());
+  const std::string batch_key = "image_per_s_batch" + std::to_string(r->batch);
+  if (o.json) {
+    print_json({{"engine", "xray-search 0.1.0"},
+                {"threads", r->threads},
+                {"image_ms_batch1", r->image_ms_batch1},
+                {batch_key, r->image_per_s_batch},
+                {"text_ms_query", r->text_ms_query},
+                {"load_ms", r->load_ms},
+                {"peak_rss_mb", r->peak_rss_mb},
+                {"model", r->model}});
+    return kExitOk;
+  }
+  std::printf("model:            %s\n", r->model.c_str());
+  std::printf("threads:          %d\n", r->threads);
+  std::printf("load:             %.1f ms\n", r->load_ms);
+  std::printf("image, batch 1:   %.1f ms\n", r->image_ms_batch1);
+  std::printf("images, batch %d: %.2f images/s\n", r->batch, r->image_per_s_batch);
+  std::printf("text query:       %.2f ms\n", r->text_ms_query);
+  std::printf("peak RSS:         %.0f MB\n", r->peak_rss_mb);
+  return kExitOk;
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<BenchCmdOptions>();
+  o->model = default_model_path();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure embedding speed (images/s, ms per query)");
+  cmd->add_option("--model,-m", o->model, "model folder or weights file ($XRAY_MODEL)")
+      ->capture_default_str();
+  cmd->add_option("--batch", o->bench.batch, "images per batch")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--threads", o->bench.threads, "compute threads (0: all cores)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--iters", o->bench.iters, "timed repetitions")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->callback([o, &exit_code] { exit_code = run_bench(*o); });
+}
+
+}  // namespace xrs::app

@@ -1,0 +1,87 @@
+// xray-search embed --model M [--image FILE]... [--text Q]...
+// One JSON line per input, images first then texts, each with its L2-normalised embedding.
+#include <memory>
+#include <vector>
+
+#include "clip/clip_model.h"
+#include "clip/ops.h"
+#include "common.h"
+#include "imaging/clip_preprocess.h"
+#include "imaging/decode.h"
+
+namespace xrs::app {
+
+namespace {
+
+struct EmbedOptions {
+  std::string model;
+  std::vector<std::string> images;
+  std::vector<std::string> texts;
+};
+
+nlohmann::json embedding_line(const char* kind, const std::string& input, const float* e, int dim) {
+  return {{"kind", kind}, {"input", input}, {"embedding", std::vector<float>(e, e + dim)}};
+}
+
+int run_embed(const EmbedOptions& o) {
+  if (o.images.empty() && o.texts.empty()) {
+    return report_error(Status::invalid_argument("embed: give at least one --image or --text"),
+                        true);
+  }
+  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
+  if (!model.is_ok()) return report_error(model.status());
+  const ClipModel& m = **model;
+  const ClipHParams& h = m.hparams();
+  const size_t per_image = size_t(3) * h.image_size * h.image_size;
+
+  std::vector<float> pixels(per_image * o.images.size());
+  for (size_t i = 0; i < o.images.size(); ++i) {
+    StatusOr<Image> image = decode_image_file(o.images[i]);
+    if (!image.is_ok()) return report_error(image.status());
+    Status s = clip_preprocess(*image, m.preprocess_config(), {&pixels[per_image * i], per_image});
+    if (!s.is_ok()) return report_error(s.with_context(o.images[i]));
+  }
+  std::vector<float> image_out(o.images.size() * h.embed_dim);
+  Status s = m.encode_images(pixels, static_cast<int>(o.images.size()), image_out);
+  if (!s.is_ok()) return report_error(s);
+
+  std::vector<int32_t> tokens;
+  for (const std::string& text : o.texts) {
+    if (m.tokenizer() == nullptr) {
+      return report_error(Status::failed_precondition("no tokenizer beside the model (" +
+                                                      m.info().tokenizer + ")"));
+    }
+    StatusOr<std::vector<int32_t>> t = m.tokenizer()->tokenize(text, true, h.context_length);
+    if (!t.is_ok()) return report_error(t.status());
+    tokens.insert(tokens.end(), t->begin(), t->end());
+  }
+  std::vector<float> text_out(o.texts.size() * h.embed_dim);
+  s = m.encode_texts(tokens, static_cast<int>(o.texts.size()), text_out);
+  if (!s.is_ok()) return report_error(s);
+
+  l2_normalize_rows(image_out.data(), static_cast<int>(o.images.size()), h.embed_dim);
+  l2_normalize_rows(text_out.data(), static_cast<int>(o.texts.size()), h.embed_dim);
+  for (size_t i = 0; i < o.images.size(); ++i) {
+    print_json(embedding_line("image", o.images[i], &image_out[i * h.embed_dim], h.embed_dim));
+  }
+  for (size_t i = 0; i < o.texts.size(); ++i) {
+    print_json(embedding_line("text", o.texts[i], &text_out[i * h.embed_dim], h.embed_dim));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void setup_embed(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<EmbedOptions>();
+  o->model = default_model_path();
+  CLI::App* cmd = app.add_subcommand(
+      "embed", "Print L2-normalised CLIP embeddings of images and texts as JSON lines");
+  cmd->add_option("--model,-m", o->model, "model folder or weights file ($XRAY_MODEL)")
+      ->capture_default_str();
+  cmd->add_option("--image,-i", o->images, "an image file (PNG, JPEG, DICOM); repeatable");
+  cmd->add_option("--text,-t", o->texts, "a text; repeatable");
+  cmd->callback([o, &exit_code] { exit_code = run_embed(*o); });
+}
+
+}  // namespace xrs::app

@@ -1,0 +1,81 @@
+#include "clip/benchmark.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <random>
+#include <vector>
+
+#include "clip/clip_model.h"
+#include "clip/ops.h"
+
+namespace xrs {
+
+namespace {
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Mean wall time of `iters` calls after one warm-up call.
+template <typename Fn>
+StatusOr<double> time_ms(int iters, Fn fn) {
+  XRS_RETURN_IF_ERROR(fn());
+  double t0 = now_ms();
+  for (int i = 0; i < iters; ++i) XRS_RETURN_IF_ERROR(fn());
+  return (now_ms() - t0) / iters;
+}
+
+}  // namespace
+
+StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOptions& options) {
+  if (options.batch < 1 || options.iters < 1) {
+    return Status::invalid_argument("bench: batch and iters must be at least 1");
+  }
+  if (options.threads > 0) set_compute_threads(options.threads);
+  BenchResult r;
+  r.threads = compute_threads();
+  r.batch = options.batch;
+
+  double t0 = now_ms();
+  XRS_ASSIGN_OR_RETURN(std::unique_ptr<ClipModel> model, ClipModel::load(model_path));
+  r.load_ms = now_ms() - t0;
+  const ClipHParams& h = model->hparams();
+  r.model = h.describe();
+
+  const size_t per_image = size_t(3) * h.image_size * h.image_size;
+  std::vector<float> pixels(per_image * options.batch);
+  std::mt19937 rng(0);
+  std::normal_distribution<float> normal;
+  for (float& v : pixels) v = normal(rng);
+  std::vector<float> out(size_t(options.batch) * h.embed_dim);
+
+  XRS_ASSIGN_OR_RETURN(r.image_ms_batch1, time_ms(3 * options.iters, [&] {
+                         return model->encode_images({pixels.data(), per_image}, 1,
+                                                     {out.data(), size_t(h.embed_dim)});
+                       }));
+  XRS_ASSIGN_OR_RETURN(double batch_ms, time_ms(options.iters, [&] {
+                         return model->encode_images(pixels, options.batch, out);
+                       }));
+  r.image_per_s_batch = options.batch * 1000.0 / batch_ms;
+
+  // The peer's query: start, "a photo of a", end (ids from CLIP's vocabulary, padded to 77).
+  std::vector<int32_t> tokens(h.context_length, 0);
+  const int32_t query[] = {49406, 3944, 320, 1674, 530, 49407};
+  if (h.vocab_size <= 49407 || h.context_length < 6) {
+    return Status::unsupported("bench: the text query needs CLIP's 49408-token vocabulary");
+  }
+  std::copy(std::begin(query), std::end(query), tokens.begin());
+  XRS_ASSIGN_OR_RETURN(r.text_ms_query, time_ms(3 * options.iters, [&] {
+                         return model->encode_texts(tokens, 1, {out.data(), size_t(h.embed_dim)});
+                       }));
+
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  r.peak_rss_mb = usage.ru_maxrss / 1024.0;
+  return r;
+}
+
+}  // namespace xrs

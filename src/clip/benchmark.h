@@ -1,0 +1,32 @@
+// The engine benchmark behind `xray-search bench`, measured the same way as the peer benchmark
+// (../shared/tools/peer_bench_pytorch.py) so that the two print comparable numbers: random
+// normal pixels, one warm-up call, then the mean of `iters` calls for a batch, 3 * iters calls
+// for one image and for one short text query.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace xrs {
+
+struct BenchOptions {
+  int batch = 32;
+  int iters = 3;
+  int threads = 0;  // 0: all cores
+};
+
+struct BenchResult {
+  int threads = 0;
+  int batch = 0;
+  double load_ms = 0;            // ClipModel::load, cold or warm page cache as the OS has it
+  double image_ms_batch1 = 0;    // one image
+  double image_per_s_batch = 0;  // images per second at `batch`
+  double text_ms_query = 0;      // one query of 6 tokens (start + 4 words + end)
+  double peak_rss_mb = 0;        // the process's peak resident memory
+  std::string model;             // hparams().describe()
+};
+
+StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOptions& options);
+
+}  // namespace xrs

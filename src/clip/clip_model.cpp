@@ -1,0 +1,197 @@
+#include "clip/clip_model.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "clip/encoders.h"
+#include "clip/model_config.h"
+#include "clip/ops.h"
+#include "core/sha256.h"
+
+namespace xrs {
+
+namespace {
+
+// Each thread encodes its share of a batch in passes of at most this many inputs, which bounds
+// scratch memory (about 0.6 MB per image for ViT-B/32) whatever batch the caller passes.
+constexpr int kMaxPerPass = 32;
+
+// Runs fn(begin, end) over [0, n) split into one contiguous part per compute thread, each part
+// single-threaded inside (gemm sees the parallel region). A batch of one runs on the calling
+// thread and gemm parallelises its products instead.
+template <typename Fn>
+void for_each_part(int n, Fn fn) {
+  const int parts = std::min(n, compute_threads());
+  if (parts <= 1) {
+    fn(0, n);
+    return;
+  }
+#pragma omp parallel for num_threads(parts) schedule(static)
+  for (int p = 0; p < parts; ++p) {
+    fn(int(int64_t(n) * p / parts), int(int64_t(n) * (p + 1) / parts));
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& path) {
+  XRS_ASSIGN_OR_RETURN(ModelFiles files, find_model_files(path));
+  XRS_ASSIGN_OR_RETURN(std::unique_ptr<TensorArchive> opened, TensorArchive::open(files.weights));
+  std::shared_ptr<const TensorArchive> archive(std::move(opened));
+  XRS_ASSIGN_OR_RETURN(WeightNaming naming, detect_naming(*archive));
+  if (std::filesystem::is_regular_file(path)) {
+    XRS_ASSIGN_OR_RETURN(files, find_model_files(path, &naming));  // config matching the naming
+  }
+  XRS_ASSIGN_OR_RETURN(ClipHParams hparams, infer_hparams(*archive, naming));
+  if (!files.config.empty()) XRS_RETURN_IF_ERROR(apply_config_file(files.config, naming, hparams));
+  if (!files.preprocessor.empty()) {
+    XRS_RETURN_IF_ERROR(apply_preprocessor_config(files.preprocessor, hparams));
+  }
+  XRS_RETURN_IF_ERROR(hparams.validate().with_context(files.weights));
+
+  auto model = std::unique_ptr<ClipModel>(new ClipModel());
+  XRS_ASSIGN_OR_RETURN(model->weights_, load_clip_weights(archive, naming, hparams));
+  model->hparams_ = hparams;
+  ModelInfo& info = model->info_;
+  info.weights_path = files.weights;
+  info.config_path = files.config;
+  info.format = std::string(archive_format_name(archive->format()));
+  info.naming = std::string(weight_naming_name(naming));
+  info.dtypes = model->weights_->source_dtypes;
+  info.parameter_count = model->weights_->parameter_count;
+
+  StatusOr<Tokenizer> tokenizer = Tokenizer::load_dir(files.dir);
+  if (tokenizer.is_ok()) {
+    model->tokenizer_ = std::make_unique<Tokenizer>(std::move(tokenizer).value());
+    info.tokenizer = files.dir;
+  } else {
+    info.tokenizer = "none: " + tokenizer.status().message();
+  }
+  return model;
+}
+
+ClipPreprocessConfig ClipModel::preprocess_config() const {
+  ClipPreprocessConfig c;
+  c.image_size = hparams_.image_size;
+  c.mean = hparams_.mean;
+  c.std = hparams_.std;
+  return c;
+}
+
+StatusOr<std::string> ClipModel::weights_sha256() const {
+  std::call_once(sha_once_, [this] {
+    StatusOr<std::string> h = sha256_file(info_.weights_path);
+    if (h.is_ok()) {
+      sha_ = *h;
+    } else {
+      sha_status_ = h.status();
+    }
+  });
+  if (!sha_status_.is_ok()) return sha_status_;
+  return sha_;
+}
+
+Status ClipModel::encode_images(std::span<const float> pixels, int n, std::span<float> out) const {
+  const size_t per_image = size_t(3) * hparams_.image_size * hparams_.image_size;
+  if (n < 0 || pixels.size() != per_image * n || out.size() != size_t(n) * hparams_.embed_dim) {
+    return Status::invalid_argument("encode_images: expected " + std::to_string(n) + " x 3 x " +
+                                    std::to_string(hparams_.image_size) + " x " +
+                                    std::to_string(hparams_.image_size) + " pixels and " +
+                                    std::to_string(n) + " x " + std::to_string(hparams_.embed_dim) +
+                                    " outputs");
+  }
+  for_each_part(n, [&](int begin, int end) {
+    for (int done = begin; done < end; done += kMaxPerPass) {
+      const int chunk = std::min(kMaxPerPass, end - done);
+      encode_images_forward(*weights_, hparams_, pixels.data() + per_image * done, chunk,
+                            out.data() + size_t(done) * hparams_.embed_dim);
+    }
+  });
+  return Status::ok();
+}
+
+namespace {
+
+// The pooling position of each sequence: the first occurrence of its largest id (the end token
+// has the largest id in CLIP's vocabulary), as the reference's argmax.
+Status end_positions(std::span<const int32_t> tokens, int n, const ClipHParams& h,
+                     std::vector<int>& eot) {
+  eot.resize(n);
+  const int C = h.context_length;
+  for (int b = 0; b < n; ++b) {
+    const int32_t* seq = tokens.data() + size_t(b) * C;
+    for (int i = 0; i < C; ++i) {
+      if (seq[i] < 0 || seq[i] >= h.vocab_size) {
+        return Status::invalid_argument("encode_texts: token id " + std::to_string(seq[i]) +
+                                        " at position " + std::to_string(i) + " of sequence " +
+                                        std::to_string(b) + " is outside the vocabulary of " +
+                                        std::to_string(h.vocab_size));
+      }
+    }
+    eot[b] = static_cast<int>(std::max_element(seq, seq + C) - seq);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status ClipModel::encode_texts(std::span<const int32_t> tokens, int n, std::span<float> out) const {
+  const int C = hparams_.context_length;
+  if (n < 0 || tokens.size() != size_t(n) * C || out.size() != size_t(n) * hparams_.embed_dim) {
+    return Status::invalid_argument("encode_texts: expected " + std::to_string(n) + " x " +
+                                    std::to_string(C) + " token ids and " + std::to_string(n) +
+                                    " x " + std::to_string(hparams_.embed_dim) + " outputs");
+  }
+  if (n == 0) return Status::ok();
+  std::vector<int> eot;
+  XRS_RETURN_IF_ERROR(end_positions(tokens, n, hparams_, eot));
+  for_each_part(n, [&](int begin, int end) {
+    for (int done = begin; done < end; done += kMaxPerPass) {
+      const int chunk = std::min(kMaxPerPass, end - done);
+      encode_texts_forward(*weights_, hparams_, tokens.data() + size_t(done) * C, chunk,
+                           eot.data() + done, out.data() + size_t(done) * hparams_.embed_dim);
+    }
+  });
+  return Status::ok();
+}
+
+StatusOr<std::vector<float>> ClipModel::embed_image(const Image& image) const {
+  const int S = hparams_.image_size;
+  std::vector<float> pixels(size_t(3) * S * S);
+  XRS_RETURN_IF_ERROR(clip_preprocess(image, preprocess_config(), pixels));
+  std::vector<float> out(hparams_.embed_dim);
+  XRS_RETURN_IF_ERROR(encode_images(pixels, 1, out));
+  l2_normalize_rows(out.data(), 1, hparams_.embed_dim);
+  return out;
+}
+
+StatusOr<std::vector<float>> ClipModel::embed_text(std::string_view text) const {
+  if (tokenizer_ == nullptr) {
+    return Status::failed_precondition("this model has no tokenizer (" + info_.tokenizer +
+                                       "); put bpe_simple_vocab_16e6.txt.gz or vocab.json + "
+                                       "merges.txt beside the weights");
+  }
+  XRS_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
+                       tokenizer_->tokenize(text, /*truncate=*/true, hparams_.context_length));
+  std::vector<float> out(hparams_.embed_dim);
+  XRS_RETURN_IF_ERROR(encode_texts(tokens, 1, out));
+  l2_normalize_rows(out.data(), 1, hparams_.embed_dim);
+  return out;
+}
+
+void ClipModel::debug_vision_activations(std::span<const float> pixels, int n,
+                                         std::vector<float>& ln_pre,
+                                         std::vector<float>& block0) const {
+  std::vector<float> out(size_t(n) * hparams_.embed_dim);
+  encode_images_forward(*weights_, hparams_, pixels.data(), n, out.data(), &ln_pre, &block0);
+}
+
+void ClipModel::debug_text_block0(std::span<const int32_t> tokens, int n,
+                                  std::vector<float>& block0) const {
+  std::vector<int> eot;
+  if (!end_positions(tokens, n, hparams_, eot).is_ok()) return;
+  std::vector<float> out(size_t(n) * hparams_.embed_dim);
+  encode_texts_forward(*weights_, hparams_, tokens.data(), n, eot.data(), out.data(), &block0);
+}
+
+}  // namespace xrs

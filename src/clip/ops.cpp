@@ -1,0 +1,288 @@
+#include "clip/ops.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define XRS_HAVE_AVX2 1
+#endif
+
+extern "C" {
+// OpenBLAS's thread control (declared in its cblas.h on Debian; repeated for other BLASes).
+void openblas_set_num_threads(int num_threads);
+}
+
+namespace xrs {
+
+namespace {
+
+// Below this many multiply-adds a product runs in one thread (thread start-up would cost more).
+constexpr double kParallelGemmMacs = 4e6;
+
+void sgemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           bool trans_b, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+              lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace
+
+void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+          bool trans_b, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  const int threads = omp_in_parallel() ? 1 : compute_threads();
+  if (threads <= 1 || double(M) * N * K < kParallelGemmMacs) {
+    sgemm(M, N, K, alpha, A, lda, B, ldb, trans_b, beta, C, ldc);
+    return;
+  }
+  // Split the larger output dimension into one block per thread (columns in multiples of 16 so
+  // that each block keeps whole BLAS micro-tiles).
+  if (N >= M) {
+    const int block = ((N + threads - 1) / threads + 15) / 16 * 16;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const int n0 = t * block, n1 = std::min(N, n0 + block);
+      if (n0 >= n1) continue;
+      const float* Bt = trans_b ? B + size_t(n0) * ldb : B + n0;
+      sgemm(M, n1 - n0, K, alpha, A, lda, Bt, ldb, trans_b, beta, C + n0, ldc);
+    }
+  } else {
+    const int block = (M + threads - 1) / threads;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const int m0 = t * block, m1 = std::min(M, m0 + block);
+      if (m0 >= m1) continue;
+      sgemm(m1 - m0, N, K, alpha, A + size_t(m0) * lda, lda, B, ldb, trans_b, beta,
+            C + size_t(m0) * ldc, ldc);
+    }
+  }
+}
+
+void gemm_reference(int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                    int ldb, bool trans_b, float beta, float* C, int ldc) {
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < N; ++j) {
+      double acc = 0;
+      for (int k = 0; k < K; ++k) {
+        acc += double(A[i * lda + k]) * (trans_b ? B[j * ldb + k] : B[k * ldb + j]);
+      }
+      float prev = beta == 0 ? 0.0f : beta * C[i * ldc + j];
+      C[i * ldc + j] = static_cast<float>(alpha * acc) + prev;
+    }
+  }
+}
+
+namespace {
+std::atomic<int> g_compute_threads{0};  // 0: not set yet → all cores
+}  // namespace
+
+void set_compute_threads(int threads) {
+  openblas_set_num_threads(1);
+  g_compute_threads.store(std::max(1, threads));
+}
+
+int compute_threads() {
+  int t = g_compute_threads.load();
+  if (t == 0) {
+    set_compute_threads(omp_get_num_procs());
+    t = g_compute_threads.load();
+  }
+  return t;
+}
+
+namespace {
+
+// Polynomial erf approximation (Abramowitz & Stegun 7.1.26; |error| < 1.5e-7), scalar form of
+// the vector code below so that both paths agree.
+constexpr float kErfP = 0.3275911f;
+constexpr float kErfA1 = 0.254829592f, kErfA2 = -0.284496736f, kErfA3 = 1.421413741f,
+                kErfA4 = -1.453152027f, kErfA5 = 1.061405429f;
+
+#ifdef XRS_HAVE_AVX2
+
+// exp(x) for 8 floats: range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 minimax
+// polynomial for e^r (relative error about 2 ulp), scaled by 2^n through the exponent bits.
+inline __m256 exp256(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365447504f);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+inline __m256 quick_gelu256(__m256 x) {
+  // x * sigmoid(1.702 x) = x / (1 + exp(-1.702 x))
+  __m256 e = exp256(_mm256_mul_ps(x, _mm256_set1_ps(-1.702f)));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+inline __m256 gelu256(__m256 x) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+  __m256 az = _mm256_andnot_ps(sign_mask, z);
+  __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                           _mm256_fmadd_ps(_mm256_set1_ps(kErfP), az, _mm256_set1_ps(1.0f)));
+  __m256 poly = _mm256_set1_ps(kErfA5);
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(kErfA4));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(kErfA3));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(kErfA2));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(kErfA1));
+  poly = _mm256_mul_ps(poly, t);
+  __m256 erf_abs = _mm256_fnmadd_ps(poly, exp256(_mm256_mul_ps(_mm256_xor_ps(az, sign_mask), az)),
+                                    _mm256_set1_ps(1.0f));
+  __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign_mask));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                       _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
+}
+
+inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+#endif  // XRS_HAVE_AVX2
+
+float erf_approx(float x) {
+  float ax = std::fabs(x);
+  float t = 1.0f / (1.0f + kErfP * ax);
+  float poly = ((((kErfA5 * t + kErfA4) * t + kErfA3) * t + kErfA2) * t + kErfA1) * t;
+  float r = 1.0f - poly * std::exp(-ax * ax);
+  return x < 0 ? -r : r;
+}
+
+inline float activation_scalar(float x, Activation act) {
+  if (act == Activation::kQuickGelu) return x / (1.0f + std::exp(-1.702f * x));
+  return 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f));
+}
+
+}  // namespace
+
+float activation_reference(float x, Activation act) {
+  if (act == Activation::kQuickGelu) return static_cast<float>(x / (1.0 + std::exp(-1.702 * x)));
+  return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
+}
+
+void layer_norm(const float* x, int rows, int width, int x_stride, const float* gamma,
+                const float* beta, float eps, float* y, int y_stride) {
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + size_t(r) * x_stride;
+    float* yr = y + size_t(r) * y_stride;
+    int c = 0;
+    float sum = 0;
+#ifdef XRS_HAVE_AVX2
+    __m256 acc = _mm256_setzero_ps();
+    for (; c + 8 <= width; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + c));
+    sum = hsum256(acc);
+#endif
+    for (; c < width; ++c) sum += xr[c];
+    const float mean = sum / width;
+    float sq = 0;
+    c = 0;
+#ifdef XRS_HAVE_AVX2
+    __m256 vmean = _mm256_set1_ps(mean), acc2 = _mm256_setzero_ps();
+    for (; c + 8 <= width; c += 8) {
+      __m256 d = _mm256_sub_ps(_mm256_loadu_ps(xr + c), vmean);
+      acc2 = _mm256_fmadd_ps(d, d, acc2);
+    }
+    sq = hsum256(acc2);
+#endif
+    for (; c < width; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
+    const float inv = 1.0f / std::sqrt(sq / width + eps);
+    c = 0;
+#ifdef XRS_HAVE_AVX2
+    __m256 vinv = _mm256_set1_ps(inv);
+    for (; c + 8 <= width; c += 8) {
+      __m256 n = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vmean), vinv);
+      _mm256_storeu_ps(yr + c,
+                       _mm256_fmadd_ps(n, _mm256_loadu_ps(gamma + c), _mm256_loadu_ps(beta + c)));
+    }
+#endif
+    for (; c < width; ++c) yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
+  }
+}
+
+void add_bias(float* x, int rows, int cols, int stride, const float* bias) {
+  for (int r = 0; r < rows; ++r) {
+    float* xr = x + size_t(r) * stride;
+    for (int c = 0; c < cols; ++c) xr[c] += bias[c];
+  }
+}
+
+void add_bias_activation(float* x, int rows, int cols, const float* bias, Activation act) {
+  for (int r = 0; r < rows; ++r) {
+    float* xr = x + size_t(r) * cols;
+    int c = 0;
+#ifdef XRS_HAVE_AVX2
+    if (act == Activation::kQuickGelu) {
+      for (; c + 8 <= cols; c += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(xr + c), _mm256_loadu_ps(bias + c));
+        _mm256_storeu_ps(xr + c, quick_gelu256(v));
+      }
+    } else {
+      for (; c + 8 <= cols; c += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(xr + c), _mm256_loadu_ps(bias + c));
+        _mm256_storeu_ps(xr + c, gelu256(v));
+      }
+    }
+#endif
+    for (; c < cols; ++c) xr[c] = activation_scalar(xr[c] + bias[c], act);
+  }
+}
+
+void softmax_rows(float* x, int rows, int cols, int stride, bool causal) {
+  for (int r = 0; r < rows; ++r) {
+    float* xr = x + size_t(r) * stride;
+    const int valid = causal ? std::min(r + 1, cols) : cols;
+    float mx = xr[0];
+    for (int c = 1; c < valid; ++c) mx = std::max(mx, xr[c]);
+    float sum = 0;
+    int c = 0;
+#ifdef XRS_HAVE_AVX2
+    __m256 vmx = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+    for (; c + 8 <= valid; c += 8) {
+      __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vmx));
+      _mm256_storeu_ps(xr + c, e);
+      acc = _mm256_add_ps(acc, e);
+    }
+    sum = hsum256(acc);
+#endif
+    for (; c < valid; ++c) {
+      xr[c] = std::exp(xr[c] - mx);
+      sum += xr[c];
+    }
+    const float inv = 1.0f / sum;
+    for (c = 0; c < valid; ++c) xr[c] *= inv;
+    for (c = valid; c < cols; ++c) xr[c] = 0;
+  }
+}
+
+void l2_normalize_rows(float* x, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    float* xr = x + size_t(r) * cols;
+    double ss = 0;
+    for (int c = 0; c < cols; ++c) ss += double(xr[c]) * xr[c];
+    if (ss == 0) continue;
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss));
+    for (int c = 0; c < cols; ++c) xr[c] *= inv;
+  }
+}
+
+}  // namespace xrs

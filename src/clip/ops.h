@@ -1,0 +1,49 @@
+// The engine's numeric kernels. Every matrix product in the engine goes through gemm() (one
+// BLAS call site); gemm_reference() is the naive loop beside it that tests compare with.
+// All arrays are float32, row-major, with explicit leading dimensions. Pure functions: safe to
+// call from any thread on distinct outputs.
+#pragma once
+
+#include <cstddef>
+
+#include "clip/hparams.h"
+
+namespace xrs {
+
+// C[M, N] = alpha * A[M, K] · op(B) + beta * C, where op(B) = B[N, K]^T when trans_b (the
+// nn.Linear weight layout) and B[K, N] otherwise. lda/ldb/ldc are row strides in floats.
+// Large products are split over compute_threads() unless already inside a parallel region.
+void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+          bool trans_b, float beta, float* C, int ldc);
+void gemm_reference(int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                    int ldb, bool trans_b, float beta, float* C, int ldc);
+
+// Threads: the engine owns them. BLAS always runs single-threaded in its caller's thread; the
+// engine parallelises above it with OpenMP, over images of a batch (ClipModel) or, for one
+// sequence, over column blocks of each large product (gemm). Process-wide; the apps set it once
+// at start-up (default: all cores).
+void set_compute_threads(int threads);
+int compute_threads();
+
+// y[r, :] = LayerNorm(x[r, :]) * gamma + beta for `rows` rows of `width` (biased variance).
+// x and y may alias. Strides are in floats.
+void layer_norm(const float* x, int rows, int width, int x_stride, const float* gamma,
+                const float* beta, float eps, float* y, int y_stride);
+
+// x[r, c] += bias[c] for a rows x cols matrix with row stride `stride`.
+void add_bias(float* x, int rows, int cols, int stride, const float* bias);
+
+// x[r, c] = act(x[r, c] + bias[c]): the MLP's bias and activation in one pass.
+void add_bias_activation(float* x, int rows, int cols, const float* bias, Activation act);
+
+// In-place softmax of each row's first `valid(r)` entries; the rest of the row is set to 0.
+// valid = cols for every row unless `causal`, then row r keeps entries 0..r.
+void softmax_rows(float* x, int rows, int cols, int stride, bool causal);
+
+// The scalar activation (for tests): QuickGELU x*sigmoid(1.702x) or exact GELU 0.5x(1+erf(x/√2)).
+float activation_reference(float x, Activation act);
+
+// Scales each row of a rows x cols matrix to unit L2 norm (rows of all zeros stay zero).
+void l2_normalize_rows(float* x, int rows, int cols);
+
+}  // namespace xrs
