@@ -1,0 +1,88 @@
+// The read side: a loaded model + index answering queries. The CLI's `search` and the HTTP
+// server both go through this interface; the server only ever sees SearchBackend.
+//
+// Semantics (DESIGN.md §3): cosine similarity of L2-normalised CLIP embeddings, k in 1..20
+// (default 5), results at or above min_score only (default 0.25 for text, 0.95 for images),
+// optional category filter, ranked by score (ties by id). An image query that is itself in the
+// index (same SHA-256) excludes itself unless asked not to.
+//
+// Thread-safety: every const method may be called from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace xrs {
+
+constexpr int kDefaultK = 5;
+constexpr int kMaxK = 20;
+constexpr float kDefaultTextMinScore = 0.25f;
+constexpr float kDefaultImageMinScore = 0.95f;
+
+struct SearchOptions {
+  int k = kDefaultK;
+  std::optional<float> min_score;       // unset: the default for the query kind
+  std::optional<std::string> category;  // unset: all categories
+  bool exclude_self = true;             // image queries: leave out the query image itself
+};
+
+struct SearchHit {
+  int rank = 0;  // 1-based
+  int64_t id = 0;
+  std::string image_name;
+  std::string category;
+  float score = 0;
+  std::string path;  // relative to the dataset folder, e.g. raw/chest/a.png
+  std::string source_url;
+};
+
+struct SearchResponse {
+  std::vector<SearchHit> results;
+  double took_ms = 0;
+  float min_score = 0;  // the threshold that was applied
+};
+
+// One indexed image, for serving its bytes (GET /api/images/<id>). (Named apart from the
+// catalog's ImageRecord, which holds file identity and the embedding.)
+struct IndexedImage {
+  int64_t id = 0;
+  std::string image_name;
+  std::string category;
+  std::string absolute_path;  // where the file is on disk (never taken from a request)
+  std::string source_url;
+  int width = 0;
+  int height = 0;
+};
+
+struct BackendInfo {
+  size_t images = 0;
+  std::string model;  // "<model name> <sha256 prefix>"
+  std::vector<std::string> categories;  // categories present in the index
+};
+
+class SearchBackend {
+ public:
+  virtual ~SearchBackend() = default;
+
+  virtual BackendInfo info() const = 0;
+  // Errors: kInvalidArgument for bad options or an empty/undecodable query, kFailedPrecondition
+  // when the model cannot embed text (no tokenizer).
+  virtual StatusOr<SearchResponse> search_text(std::string_view query,
+                                               const SearchOptions& options) const = 0;
+  virtual StatusOr<SearchResponse> search_image(std::span<const uint8_t> image_bytes,
+                                                const SearchOptions& options) const = 0;
+  virtual StatusOr<SearchResponse> search_by_id(int64_t id, const SearchOptions& options) const = 0;
+  virtual StatusOr<IndexedImage> image(int64_t id) const = 0;
+};
+
+// Checks k and min_score ranges (kInvalidArgument naming the field).
+Status validate_search_options(const SearchOptions& options);
+
+}  // namespace xrs
