@@ -21,13 +21,58 @@ namespace xrs {
 
 namespace {
 
+#ifdef XRS_HAVE_AVX2
+inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#endif
+
 // Below this many multiply-adds a product runs in one thread (thread start-up would cost more).
 constexpr double kParallelGemmMacs = 4e6;
+
+// Products with at most this many rows against a [N, K] weight (a text query of a few tokens)
+// use small_m_gemm: BLAS would first copy ("pack") the whole weight matrix, doubling the memory
+// traffic of a product that is bound by reading the weights once.
+constexpr int kSmallM = 8;
 
 void sgemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            bool trans_b, float beta, float* C, int ldc) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
               lda, B, ldb, beta, C, ldc);
+}
+
+// C[M, n0:n1] = alpha * A · B[n0:n1, :]^T + beta * C for M <= kSmallM: streams each weight row
+// once and reuses it for all M rows of A (which stay in L1/L2).
+void small_m_gemm(int M, int n0, int n1, int K, float alpha, const float* A, int lda,
+                  const float* B, int ldb, float beta, float* C, int ldc) {
+  for (int n = n0; n < n1; ++n) {
+    const float* w = B + size_t(n) * ldb;
+    float acc[kSmallM];
+    int k = 0;
+#ifdef XRS_HAVE_AVX2
+    __m256 vacc[kSmallM];
+    for (int m = 0; m < M; ++m) vacc[m] = _mm256_setzero_ps();
+    for (; k + 8 <= K; k += 8) {
+      const __m256 wv = _mm256_loadu_ps(w + k);
+      for (int m = 0; m < M; ++m) {
+        vacc[m] = _mm256_fmadd_ps(_mm256_loadu_ps(A + size_t(m) * lda + k), wv, vacc[m]);
+      }
+    }
+    for (int m = 0; m < M; ++m) acc[m] = hsum256(vacc[m]);
+#else
+    for (int m = 0; m < M; ++m) acc[m] = 0;
+#endif
+    for (; k < K; ++k) {
+      for (int m = 0; m < M; ++m) acc[m] += A[size_t(m) * lda + k] * w[k];
+    }
+    for (int m = 0; m < M; ++m) {
+      float* c = C + size_t(m) * ldc + n;
+      *c = alpha * acc[m] + (beta == 0 ? 0.0f : beta * *c);
+    }
+  }
 }
 
 }  // namespace
@@ -36,6 +81,15 @@ void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float
           bool trans_b, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   const int threads = omp_in_parallel() ? 1 : compute_threads();
+  if (M <= kSmallM && trans_b) {
+    const int parts = double(M) * N * K < kParallelGemmMacs ? 1 : threads;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+    for (int t = 0; t < parts; ++t) {
+      small_m_gemm(M, int(int64_t(N) * t / parts), int(int64_t(N) * (t + 1) / parts), K, alpha, A,
+                   lda, B, ldb, beta, C, ldc);
+    }
+    return;
+  }
   if (threads <= 1 || double(M) * N * K < kParallelGemmMacs) {
     sgemm(M, N, K, alpha, A, lda, B, ldb, trans_b, beta, C, ldc);
     return;
@@ -149,13 +203,6 @@ inline __m256 gelu256(__m256 x) {
   __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign_mask));
   return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
                        _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
-}
-
-inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 #endif  // XRS_HAVE_AVX2
