@@ -31,6 +31,7 @@ packages=(
   libsqlite3-dev libfaiss-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pil python3-numpy
+  python3-regex  # the tokenizer tests compare with the `regex` module CLIP uses
   # fuzzing and sanitizers
   clang libclang-rt-14-dev
 )
