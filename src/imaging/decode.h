@@ -1,16 +1,28 @@
 // Image decoding: bytes → 8-bit Image, for every format xray-search accepts.
 //
-//   PNG  8-bit (L, LA, RGB, RGBA; palette expanded)  → pixels exactly as Pillow decodes them
+//   PNG  1/2/4/8-bit gray, gray+alpha, RGB, RGBA,     → pixels exactly as Pillow 9.4 decodes them
+//        palette (expanded), 16-bit colour            (palette → RGB/RGBA, 16-bit colour → high
+//                                                     bytes; png_decode.h has the table)
 //   PNG  16-bit gray                                  → 8-bit L through an intensity window
-//   JPEG baseline / progressive, gray or YCbCr        → pixels exactly as Pillow (libjpeg-turbo,
-//                                                       accurate integer IDCT, fancy upsampling)
+//                                                     (options.window, see window.h)
+//   JPEG baseline / progressive, gray, YCbCr, CMYK    → pixels exactly as Pillow (libjpeg-turbo,
+//                                                     accurate integer IDCT, fancy upsampling);
+//                                                     CMYK as Pillow's convert("RGB")
 //   DICOM (via GDCM; JPEG 2000, JPEG-LS, JPEG lossless, RLE, uncompressed)
 //                                                     → 8-bit L: modality LUT, VOI window or LUT,
 //                                                       MONOCHROME1 inverted (see dicom.h)
 //
 // The format is taken from the content (magic bytes), never from the file name. Every failure
-// is a Status naming what is wrong ("truncated PNG", "not an image (starts with 'GIF8')"), never a
-// crash; the caller adds the file name. Pure functions: safe from any thread.
+// is a Status naming what is wrong, never a crash; the caller adds the file name:
+//   kInvalidArgument    empty input, or bytes that are no image format at all ("not an image
+//                       (starts with 'hell')")
+//   kUnsupported        a recognised format we do not read (GIF, BMP, TIFF, WebP, JPEG 2000
+//                       codestream, 12-bit or lossless JPEG, ...)
+//   kCorruption         truncated or damaged PNG/JPEG data ("truncated PNG: ...")
+//   kResourceExhausted  the header's size is above DecodeLimits, found before any pixel memory
+//                       is allocated
+// Docs: docs/IMAGING.md ("Decoding and CLIP preprocessing"). Pure functions: safe from any
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +52,11 @@ struct DecodeLimits {
   int max_side = 65'535;
 };
 
+// The check every decoder applies to a header's size before allocating: kResourceExhausted
+// naming the size and the limit when a side exceeds max_side or width * height exceeds
+// max_pixels; OK otherwise.
+Status check_decode_limits(uint64_t width, uint64_t height, const DecodeLimits& limits);
+
 struct DecodeOptions {
   DecodeLimits limits;
   // For 16-bit PNG and DICOM: how stored values become 8-bit (see window.h).
@@ -53,16 +70,19 @@ struct ImageInfo {
   ImageFileType type = ImageFileType::kUnknown;
   int width = 0;
   int height = 0;
-  int bits_per_sample = 8;  // 8 or 16 (PNG), BitsStored (DICOM)
-  int channels = 1;
+  int bits_per_sample = 8;  // as stored: 1, 2, 4, 8 or 16 (PNG), 8 (JPEG), BitsStored (DICOM)
+  int channels = 1;         // samples per pixel as stored (PNG palette: 1; JPEG CMYK: 4)
   int frames = 1;
 };
 
+// Reads only the header (PNG: signature + IHDR; JPEG: markers up to the first SOF; DICOM: the
+// data set before Pixel Data) and validates it, including `limits`. A file that probes fine can
+// still fail to decode (damaged pixel data).
 StatusOr<ImageInfo> probe_image(std::span<const uint8_t> bytes, const DecodeLimits& limits = {});
 
 StatusOr<Image> decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options = {});
 
-// Reads and decodes a file; error messages start with the path.
+// Reads (memory-maps) and decodes a file; error messages start with the path.
 StatusOr<Image> decode_image_file(const std::string& path, const DecodeOptions& options = {});
 
 }  // namespace xrs
