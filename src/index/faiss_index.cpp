@@ -1,0 +1,314 @@
+// FAISS HNSW / IVF behind the VectorIndex interface. FAISS labels are row numbers (0..N-1); the
+// VectorIndex base maps rows to image ids.
+#include "index/faiss_index.h"
+
+#include <cblas.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+
+#include "index/exact_scan.h"
+
+namespace xrs::index_internal {
+
+namespace {
+
+using faiss_idx_t = faiss::Index::idx_t;
+
+// A filtered approximate search that may return only a fraction f of the rows needs about 1/f
+// times the usual effort (beam width, lists probed) to find k allowed neighbours. Below this
+// fraction an exact scan of the stored vectors is both cheaper and exact.
+constexpr double kMinApproximateFraction = 1.0 / 32;
+constexpr int kMaxEfSearch = 4096;
+// k-means for IVF: 10 iterations over at most 64 points per list (1M vectors, 1000 lists:
+// ~6.5e11 flops, seconds on 2 cores), spherical centroids for the inner-product metric.
+constexpr int kIvfTrainIterations = 10;
+constexpr int kIvfTrainPointsPerList = 64;
+constexpr int kIvfSeed = 1234;
+
+struct RowSelector final : faiss::IDSelector {
+  RowFilter filter;
+  explicit RowSelector(RowFilter f) : filter(f) {}
+  bool is_member(faiss_idx_t row) const override { return filter(static_cast<size_t>(row)); }
+};
+
+// Reads FAISS's serialisation from memory without copying it first.
+struct SpanReader final : faiss::IOReader {
+  std::span<const std::byte> data;
+  size_t pos = 0;
+  explicit SpanReader(std::span<const std::byte> d) : data(d) { name = "vectors payload"; }
+  size_t operator()(void* ptr, size_t size, size_t nitems) override {
+    if (size == 0) return 0;
+    size_t n = std::min(nitems, (data.size() - pos) / size);
+    if (n > 0) std::memcpy(ptr, data.data() + pos, n * size);
+    pos += n * size;
+    return n;
+  }
+};
+
+size_t default_nlist(size_t rows) {
+  size_t by_sqrt = static_cast<size_t>(std::lround(std::sqrt(static_cast<double>(rows))));
+  return std::max<size_t>(1, std::min(by_sqrt, rows / 39));
+}
+
+class FaissIndex final : public VectorIndex {
+ public:
+  FaissIndex(IndexKind kind, std::vector<int64_t> ids, size_t dim,
+             std::unique_ptr<faiss::Index> index, const VectorIndexOptions& options)
+      : VectorIndex(std::move(ids), dim), kind_(kind), index_(std::move(index)) {
+    if (kind_ == IndexKind::kHnsw) {
+      ef_search_ = std::max(1, options.hnsw.ef_search);
+    } else {
+      auto* ivf = static_cast<faiss::IndexIVFFlat*>(index_.get());
+      size_t nprobe =
+          options.ivf.nprobe != 0 ? options.ivf.nprobe : std::max<size_t>(8, ivf->nlist / 16);
+      nprobe_ = std::min(nprobe, ivf->nlist);
+    }
+  }
+
+  IndexKind kind() const override { return kind_; }
+  std::string describe() const override {
+    if (kind_ == IndexKind::kHnsw) {
+      const auto& hnsw = static_cast<const faiss::IndexHNSWFlat&>(*index_);
+      return "hnsw M=" + std::to_string(hnsw.hnsw.nb_neighbors(1)) +
+             " efConstruction=" + std::to_string(hnsw.hnsw.efConstruction) +
+             " efSearch=" + std::to_string(ef_search_);
+    }
+    return "ivf nlist=" + std::to_string(static_cast<const faiss::IndexIVFFlat&>(*index_).nlist) +
+           " nprobe=" + std::to_string(nprobe_);
+  }
+  const faiss::Index& faiss_index() const { return *index_; }
+
+ private:
+  Status do_search(const float* queries, size_t nq, const SearchOptions& options,
+                   std::optional<size_t> exclude_row,
+                   std::vector<std::vector<Hit>>& out) const override;
+  Status do_copy_vector(size_t row, float* out) const override;
+  // The exact answer for one query from the vectors FAISS stores.
+  void exact_fallback(const float* query, const SearchOptions& options,
+                      std::optional<size_t> exclude_row, std::vector<std::vector<Hit>>& out) const;
+
+  IndexKind kind_;
+  std::unique_ptr<faiss::Index> index_;
+  int ef_search_ = 0;
+  size_t nprobe_ = 0;
+};
+
+Status FaissIndex::do_search(const float* queries, size_t nq, const SearchOptions& options,
+                             std::optional<size_t> exclude_row,
+                             std::vector<std::vector<Hit>>& out) const {
+  const RowFilter filter = make_row_filter(options, exclude_row);
+  const bool filtered = options.allow != nullptr || exclude_row.has_value();
+  size_t allowed = options.allow != nullptr ? options.allow->count() : size();
+  if (exclude_row && (options.allow == nullptr || options.allow->test(*exclude_row))) --allowed;
+  const double fraction = static_cast<double>(allowed) / static_cast<double>(size());
+  if (allowed == 0) {
+    out.resize(out.size() + nq);
+    return Status::ok();
+  }
+  if (filtered && fraction < kMinApproximateFraction) {
+    for (size_t q = 0; q < nq; ++q) exact_fallback(queries + q * dim(), options, exclude_row, out);
+    return Status::ok();
+  }
+
+  const size_t k = std::min(options.k, size());
+  RowSelector selector(filter);
+  faiss::SearchParametersHNSW hnsw_params;
+  faiss::SearchParametersIVF ivf_params;
+  faiss::SearchParameters* params = &hnsw_params;
+  if (kind_ == IndexKind::kHnsw) {
+    double ef = std::max<double>(static_cast<double>(k), ef_search_ / fraction);
+    hnsw_params.efSearch = static_cast<int>(std::min<double>(ef, kMaxEfSearch));
+    hnsw_params.sel = filtered ? &selector : nullptr;
+  } else {
+    const size_t nlist = static_cast<const faiss::IndexIVFFlat&>(*index_).nlist;
+    ivf_params.nprobe = std::min(nlist, static_cast<size_t>(std::ceil(nprobe_ / fraction)));
+    ivf_params.sel = filtered ? &selector : nullptr;
+    params = &ivf_params;
+  }
+  std::vector<float> scores(nq * k);
+  std::vector<faiss_idx_t> labels(nq * k);
+  try {
+    index_->search(static_cast<faiss_idx_t>(nq), queries, static_cast<faiss_idx_t>(k),
+                   scores.data(), labels.data(), params);
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("FAISS search failed: ") + e.what());
+  }
+  for (size_t q = 0; q < nq; ++q) {
+    std::vector<Hit> hits;
+    size_t found = 0;
+    for (size_t j = q * k; j < (q + 1) * k; ++j) {
+      if (labels[j] < 0) continue;
+      ++found;
+      if (scores[j] >= options.min_score) hits.push_back({ids()[labels[j]], scores[j]});
+    }
+    // The approximate search can miss allowed rows (a filtered graph walk, sparse lists); when it
+    // returns fewer hits than exist, the exact scan answers instead.
+    if (found < std::min(k, allowed)) {
+      exact_fallback(queries + q * dim(), options, exclude_row, out);
+      continue;
+    }
+    std::sort(hits.begin(), hits.end(), better);
+    out.push_back(std::move(hits));
+  }
+  return Status::ok();
+}
+
+void FaissIndex::exact_fallback(const float* query, const SearchOptions& options,
+                                std::optional<size_t> exclude_row,
+                                std::vector<std::vector<Hit>>& out) const {
+  if (kind_ == IndexKind::kHnsw) {
+    const auto& hnsw = static_cast<const faiss::IndexHNSWFlat&>(*index_);
+    const float* xb = static_cast<const faiss::IndexFlat*>(hnsw.storage)->get_xb();
+    exact_search(xb, size(), dim(), ids().data(), query, 1, options, exclude_row, out);
+    return;
+  }
+  // IVF stores vectors list by list: score each list with sgemv and feed one top-k.
+  const auto& ivf = static_cast<const faiss::IndexIVFFlat&>(*index_);
+  const RowFilter filter = make_row_filter(options, exclude_row);
+  const int d = static_cast<int>(dim());
+  TopK top(options.k, options.min_score);
+  std::vector<float> scores;
+  for (size_t list = 0; list < ivf.nlist; ++list) {
+    const size_t n = ivf.invlists->list_size(list);
+    if (n == 0) continue;
+    faiss::InvertedLists::ScopedCodes codes(ivf.invlists, list);
+    faiss::InvertedLists::ScopedIds rows(ivf.invlists, list);
+    scores.resize(n);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), d, 1.0f,
+                reinterpret_cast<const float*>(codes.get()), d, query, 1, 0.0f, scores.data(), 1);
+    const faiss_idx_t* row_ids = rows.get();
+    top.scan(
+        scores.data(), n, [row_ids](size_t i) { return static_cast<size_t>(row_ids[i]); },
+        ids().data(), filter);
+  }
+  out.push_back(top.take_sorted());
+}
+
+Status FaissIndex::do_copy_vector(size_t row, float* out) const {
+  try {
+    index_->reconstruct(static_cast<faiss_idx_t>(row), out);
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("FAISS reconstruct failed: ") + e.what());
+  }
+  return Status::ok();
+}
+
+// Checks what read_index returned: the expected class, metric, dimension and row count.
+Status check_loaded(IndexKind kind, const faiss::Index& index, size_t rows, size_t dim) {
+  bool type_ok = false;
+  if (kind == IndexKind::kHnsw) {
+    auto* hnsw = dynamic_cast<const faiss::IndexHNSWFlat*>(&index);
+    type_ok = hnsw != nullptr && dynamic_cast<const faiss::IndexFlat*>(hnsw->storage) != nullptr;
+  } else {
+    type_ok = dynamic_cast<const faiss::IndexIVFFlat*>(&index) != nullptr;
+  }
+  if (!type_ok) {
+    return Status::corruption("vectors payload is not a FAISS " +
+                              std::string(index_kind_name(kind)) + " index");
+  }
+  if (index.metric_type != faiss::METRIC_INNER_PRODUCT || static_cast<size_t>(index.d) != dim ||
+      static_cast<size_t>(index.ntotal) != rows) {
+    return Status::corruption("vectors payload: FAISS index has dim " + std::to_string(index.d) +
+                              " and " + std::to_string(index.ntotal) + " vectors, expected " +
+                              std::to_string(dim) + " and " + std::to_string(rows) +
+                              " (inner product)");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, EmbeddingSet set,
+                                                         const VectorIndexOptions& options) {
+  const size_t rows = set.ids.size();
+  const size_t dim = set.vectors.cols();
+  const auto n = static_cast<faiss_idx_t>(rows);
+  const int d = static_cast<int>(dim);
+  try {
+    std::unique_ptr<faiss::Index> index;
+    if (kind == IndexKind::kHnsw) {
+      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(d, std::max(2, options.hnsw.m),
+                                                         faiss::METRIC_INNER_PRODUCT);
+      hnsw->hnsw.efConstruction = std::max(1, options.hnsw.ef_construction);
+      hnsw->hnsw.efSearch = std::max(1, options.hnsw.ef_search);
+      hnsw->add(n, set.vectors.data());
+      index = std::move(hnsw);
+    } else {
+      size_t nlist =
+          options.ivf.nlist != 0 ? std::min(options.ivf.nlist, rows) : default_nlist(rows);
+      auto quantizer = std::make_unique<faiss::IndexFlatIP>(d);
+      auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), d, nlist,
+                                                       faiss::METRIC_INNER_PRODUCT);
+      quantizer.release();  // owned by ivf from here on
+      ivf->own_fields = true;
+      ivf->cp.spherical = true;
+      ivf->cp.niter = kIvfTrainIterations;
+      ivf->cp.max_points_per_centroid = kIvfTrainPointsPerList;
+      ivf->cp.min_points_per_centroid = 1;  // small sets are fine; FAISS would print otherwise
+      ivf->cp.seed = kIvfSeed;
+      ivf->train(n, set.vectors.data());
+      ivf->add(n, set.vectors.data());
+      ivf->make_direct_map(true);  // for copy_vector (reconstruct by row)
+      index = std::move(ivf);
+    }
+    set.vectors = FloatMatrix();  // FAISS holds its own copy now
+    return std::unique_ptr<VectorIndex>(
+        new FaissIndex(kind, std::move(set.ids), dim, std::move(index), options));
+  } catch (const std::bad_alloc&) {
+    return Status::resource_exhausted("out of memory building the " +
+                                      std::string(index_kind_name(kind)) + " index of " +
+                                      std::to_string(rows) + " vectors");
+  } catch (const std::exception& e) {
+    return Status::internal("FAISS failed to build the " + std::string(index_kind_name(kind)) +
+                            " index: " + e.what());
+  }
+}
+
+Status append_faiss_index(const VectorIndex& index, std::vector<uint8_t>& out) {
+  auto* f = dynamic_cast<const FaissIndex*>(&index);
+  if (f == nullptr) return Status::invalid_argument("only FAISS indexes are serialised");
+  try {
+    faiss::VectorIOWriter writer;
+    writer.data = std::move(out);
+    faiss::write_index(&f->faiss_index(), &writer);
+    out = std::move(writer.data);
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("FAISS failed to serialise the index: ") + e.what());
+  }
+  return Status::ok();
+}
+
+StatusOr<std::unique_ptr<VectorIndex>> read_faiss_index(IndexKind kind, std::vector<int64_t> ids,
+                                                        size_t dim,
+                                                        std::span<const std::byte> bytes,
+                                                        const VectorIndexOptions& options) {
+  if (kind == IndexKind::kExact) return Status::invalid_argument("exact indexes have no payload");
+  std::unique_ptr<faiss::Index> index;
+  try {
+    SpanReader reader(bytes);
+    index.reset(faiss::read_index(&reader, 0));
+    XRS_RETURN_IF_ERROR(check_loaded(kind, *index, ids.size(), dim));
+    if (reader.pos != bytes.size()) {
+      return Status::corruption("vectors payload: " + std::to_string(bytes.size() - reader.pos) +
+                                " bytes left after the FAISS index");
+    }
+    if (auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(index.get()); ivf && ivf->direct_map.no()) {
+      ivf->make_direct_map(true);
+    }
+  } catch (const std::exception& e) {
+    return Status::corruption(std::string("vectors payload: FAISS cannot read it: ") + e.what());
+  }
+  return std::unique_ptr<VectorIndex>(
+      new FaissIndex(kind, std::move(ids), dim, std::move(index), options));
+}
+
+}  // namespace xrs::index_internal

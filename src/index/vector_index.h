@@ -1,0 +1,137 @@
+// Vector search over L2-normalised embeddings by inner product (= cosine similarity).
+//
+// A VectorIndex holds N vectors of dimension dim, row r belonging to image id ids()[r] (ids
+// strictly increasing). Three kinds sit behind one interface:
+//   kExact  the N x dim matrix (row-major, contiguous, 64-byte aligned); one BLAS sgemv per query
+//           (sgemm for batches) and a single top-k pass. Results equal a brute-force loop.
+//   kHnsw   FAISS IndexHNSWFlat (graph; fast queries, slow build, approximate).
+//   kIvf    FAISS IndexIVFFlat (k-means lists; fast build, approximate).
+// Without an explicit kind, indexes below VectorIndexOptions::auto_threshold rows are exact and
+// larger ones IVF (docs/INDEX_FORMAT.md, "Choosing the vector index", says why).
+//
+// Results are sorted by score descending, then id ascending (ties are deterministic), hold at most
+// k hits, only hits with score >= min_score, and only rows the filter allows. Scores are raw inner
+// products of the query as given (callers normalise queries when they want cosines).
+//
+// Thread-safety: a VectorIndex is immutable after construction; search() and every other const
+// method may be called from many threads at once. Exact search calls OpenBLAS and the FAISS
+// kinds use OpenMP; each library uses its own thread settings.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "index/matrix.h"
+
+namespace xrs {
+
+struct Hit {
+  int64_t id = 0;
+  float score = 0;
+  bool operator==(const Hit&) const = default;
+};
+
+// One bit per row of an index (bit r set = row r allowed).
+class RowBitset {
+ public:
+  explicit RowBitset(size_t rows, bool value = false);
+  size_t size() const { return rows_; }
+  bool test(size_t row) const { return (words_[row >> 6] >> (row & 63)) & 1u; }
+  void set(size_t row) { words_[row >> 6] |= uint64_t{1} << (row & 63); }
+  void reset(size_t row) { words_[row >> 6] &= ~(uint64_t{1} << (row & 63)); }
+  size_t count() const;
+
+ private:
+  size_t rows_;
+  std::vector<uint64_t> words_;
+};
+
+struct SearchOptions {
+  size_t k = 5;  // >= 1; more than size() returns at most size() hits
+  float min_score = -std::numeric_limits<float>::infinity();  // keep hits with score >= this
+  const RowBitset* allow = nullptr;   // rows allowed (size() bits); null allows every row
+  std::optional<int64_t> exclude_id;  // never return this id (query-by-example excludes itself)
+};
+
+enum class IndexKind { kExact, kHnsw, kIvf };
+std::string_view index_kind_name(IndexKind kind);  // "exact", "hnsw", "ivf"
+StatusOr<IndexKind> parse_index_kind(std::string_view name);
+
+// Past this many vectors an exact search costs over ~40 ms on one core's memory bandwidth
+// (N * dim * 4 bytes streamed per query), so the automatic choice switches to IVF.
+inline constexpr size_t kAutoApproximateThreshold = 250000;
+
+struct HnswParams {
+  int m = 32;                // graph degree
+  int ef_construction = 80;  // build-time beam width
+  int ef_search = 96;        // query-time beam width (raised to k, and for filtered queries)
+};
+
+struct IvfParams {
+  size_t nlist = 0;   // inverted lists; 0 = about sqrt(N), at most N / 39 (k-means needs 39/list)
+  size_t nprobe = 0;  // lists visited per query; 0 = nlist / 16, at least 8 (capped at nlist)
+};
+
+struct VectorIndexOptions {
+  std::optional<IndexKind> kind;  // nullopt: exact below auto_threshold rows, else IVF
+  size_t auto_threshold = kAutoApproximateThreshold;
+  HnswParams hnsw;
+  IvfParams ivf;
+};
+
+// The kind build_vector_index makes for `rows` vectors (an empty set is always exact).
+IndexKind choose_index_kind(size_t rows, const VectorIndexOptions& options);
+
+class VectorIndex {
+ public:
+  virtual ~VectorIndex() = default;
+
+  virtual IndexKind kind() const = 0;
+  // The kind and its effective parameters, e.g. "ivf nlist=1000 nprobe=62".
+  virtual std::string describe() const = 0;
+  size_t size() const { return ids_.size(); }
+  size_t dim() const { return dim_; }
+  std::span<const int64_t> ids() const { return ids_; }
+  // The row holding `id`, or nullopt.
+  std::optional<size_t> row_of(int64_t id) const;
+
+  // One query of dim() floats. kInvalidArgument when query.size() != dim(), k == 0, min_score
+  // is NaN, or options.allow has the wrong size; kInternal if FAISS throws.
+  StatusOr<std::vector<Hit>> search(std::span<const float> query,
+                                    const SearchOptions& options) const;
+  // nq queries, row-major nq x dim (queries.size() == nq * dim(), nq >= 1); result i answers
+  // query i. Same errors as search().
+  StatusOr<std::vector<std::vector<Hit>>> search_batch(std::span<const float> queries,
+                                                       const SearchOptions& options) const;
+  // Copies the stored vector of `id` into out (dim() floats). kNotFound for an unknown id.
+  Status copy_vector(int64_t id, std::span<float> out) const;
+
+ protected:
+  VectorIndex(std::vector<int64_t> ids, size_t dim) : ids_(std::move(ids)), dim_(dim) {}
+
+ private:
+  // Called with validated arguments; `exclude_row` is the row of options.exclude_id, if present.
+  virtual Status do_search(const float* queries, size_t nq, const SearchOptions& options,
+                           std::optional<size_t> exclude_row,
+                           std::vector<std::vector<Hit>>& out) const = 0;
+  virtual Status do_copy_vector(size_t row, float* out) const = 0;
+
+  std::vector<int64_t> ids_;
+  size_t dim_;
+};
+
+// Builds an index over `set` (ids strictly increasing, rows L2-normalised); `set` is consumed.
+// kInvalidArgument for unsorted or duplicate ids; kResourceExhausted when memory runs out;
+// kInternal if FAISS throws.
+StatusOr<std::unique_ptr<VectorIndex>> build_vector_index(EmbeddingSet set,
+                                                          const VectorIndexOptions& options);
+
+}  // namespace xrs
