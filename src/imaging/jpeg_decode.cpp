@@ -2,6 +2,7 @@
 
 #include <turbojpeg.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,9 +66,10 @@ Status check_frame(const JpegFrame& f) {
   const bool decodable = f.marker == 0xC0 || f.marker == 0xC1 || f.marker == 0xC2 ||
                          f.marker == 0xC9 || f.marker == 0xCA;
   if (!decodable) {
-    return Status::unsupported("lossless or hierarchical JPEG (SOF marker 0x" +
-                               std::string(1, "0123456789ABCDEF"[f.marker >> 4]) +
-                               "0123456789ABCDEF"[f.marker & 15] + ") is not supported");
+    char marker[8];
+    std::snprintf(marker, sizeof marker, "0x%02X", f.marker);
+    return Status::unsupported(std::string("lossless or hierarchical JPEG (frame marker ") +
+                               marker + ") is not supported");
   }
   if (f.precision != 8) {
     return Status::unsupported(std::to_string(f.precision) + "-bit JPEG is not supported");
