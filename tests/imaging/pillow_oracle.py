@@ -6,7 +6,8 @@ files plus a JSON manifest into OUTDIR; the C++ tests read them and compare with
   pillow_oracle.py generate OUTDIR SEED      PNG files of every colour type / bit depth /
                                              interlace / filter (written by the small encoder
                                              below) and JPEG files written by Pillow (gray, RGB,
-                                             CMYK; qualities; 4:4:4, 4:2:2, 4:2:0; progressive)
+                                             CMYK, YCCK; qualities; 4:4:4, 4:2:2, 4:2:0;
+                                             progressive)
                                              -> generated.json
   pillow_oracle.py decode OUTDIR FILE...     Pillow's decoded pixels of each file -> decoded.json
                                              (@LIST reads the file names from LIST, one a line)
@@ -164,7 +165,17 @@ def generate(outdir, seed):
                     im.save(path, "JPEG", quality=quality, subsampling=subsampling,
                             progressive=progressive)
                     entries.append({"file": name, "what": name})
-    # A larger JPEG with restart markers and optimised Huffman tables.
+    # YCCK: a CMYK file whose Adobe marker says transform 2, so that libjpeg converts YCC->CMYK
+    # (different pixels, but both decoders read the same file).
+    for n, name in enumerate([e["file"] for e in entries if e["file"].startswith("jpeg_CMYK")][:4]):
+        with open(os.path.join(outdir, name), "rb") as f:
+            data = bytearray(f.read())
+        at = data.find(b"Adobe")
+        if at < 0 or data[at + 11] != 0:
+            raise SystemExit(f"{name}: no Adobe marker with transform 0")
+        data[at + 11] = 2
+        add(f"jpeg_YCCK_{n}.jpg", bytes(data), "CMYK file relabelled YCCK")
+    # A larger JPEG with optimised Huffman tables.
     arr = smooth_noise(nrng, 301, 403, 3, 256).astype(np.uint8)
     Image.fromarray(arr, "RGB").save(os.path.join(outdir, "jpeg_large_optimized.jpg"), "JPEG",
                                      quality=88, optimize=True)
