@@ -13,12 +13,6 @@ namespace {
 // ftfy's fix_text splits text into segments of at most this many code points.
 constexpr size_t kMaxSegment = 1000000;
 
-// fix_c1_controls: U+0080..U+009F read as Windows-1252 (the undefined five stay).
-constexpr char32_t kC1AsWindows1252[32] = {
-    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
-
 // fix_latin_ligatures: ftfy's list (Dutch ij, Afrikaans 'n, the Serbo-Croatian digraphs and
 // the typographic ligatures U+FB00..U+FB06), each with what it is made of.
 struct Ligature {
@@ -65,7 +59,7 @@ std::u32string map_characters(std::u32string_view text) {
   std::u32string out;
   out.reserve(text.size());
   for (char32_t c : text) {
-    if (c >= 0x80 && c <= 0x9F) c = kC1AsWindows1252[c - 0x80];
+    c = c1_as_windows1252(c);  // fix_c1_controls
     const Ligature* lig = std::end(kLigatures);
     if ((c >= 0x132 && c <= 0x1F3) || (c >= 0xFB00 && c <= 0xFB06)) {
       lig = std::find_if(std::begin(kLigatures), std::end(kLigatures),
@@ -121,16 +115,52 @@ bool is_removed_control(char32_t c) {
          (c >= 0x206A && c <= 0x206F) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
 }
 
+// Which fixers after unescape_html can change `text`: most text needs none of them, and the
+// fixers' outputs never need an earlier-flagged fixer that was not flagged (an ANSI escape that
+// forms once another is removed starts with ESC, a control character: flagged already).
+enum Fixes : unsigned {
+  kMapCharacters = 1,
+  kLineBreaks = 2,
+  kTerminalEscapes = 4,
+  kControls = 8,
+  kNormalize = 16,
+};
+
+unsigned needed_fixes(std::u32string_view text) {
+  unsigned mask = 0;
+  for (char32_t c : text) {
+    if (c < 0x80) {
+      if (c == '\r') mask |= kLineBreaks;
+      if (c == 0x1B) mask |= kTerminalEscapes;
+      if (is_removed_control(c)) mask |= kControls;
+      continue;
+    }
+    if (c <= 0x9F || (c >= 0x132 && c <= 0x1F3) || (c >= 0xFB00 && c <= 0xFB06) || c == 0x2BC ||
+        (c >= 0x2018 && c <= 0x201F) || c == 0x3000 || (c >= 0xFF01 && c <= 0xFFEF)) {
+      mask |= kMapCharacters;
+    }
+    if (c == 0x85 || c == 0x2028 || c == 0x2029) mask |= kLineBreaks;
+    if (is_removed_control(c)) mask |= kControls;
+    if (c >= 0x300) mask |= kNormalize;
+  }
+  return mask;
+}
+
 std::u32string fix_segment(std::u32string text, bool unescape_html) {
   // ftfy's fix_and_explain: apply every fixer, repeat until nothing changes.
   while (true) {
     const std::u32string original = text;
-    if (unescape_html) text = ftfy_unescape_html(text);
-    text = map_characters(text);
-    text = fix_line_breaks(text);
-    text = remove_terminal_escapes(text);
-    text.erase(std::remove_if(text.begin(), text.end(), is_removed_control), text.end());
-    text = normalize(text);
+    if (unescape_html && text.find(U'&') != std::u32string::npos) {
+      text = ftfy_unescape_html(text);
+    }
+    const unsigned fixes = needed_fixes(text);
+    if (fixes & kMapCharacters) text = map_characters(text);
+    if (fixes & kLineBreaks) text = fix_line_breaks(text);
+    if (fixes & kTerminalEscapes) text = remove_terminal_escapes(text);
+    if (fixes & kControls) {
+      text.erase(std::remove_if(text.begin(), text.end(), is_removed_control), text.end());
+    }
+    if (fixes & (kMapCharacters | kNormalize)) text = normalize(text);
     if (text == original) return text;
   }
 }

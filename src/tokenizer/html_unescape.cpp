@@ -61,13 +61,6 @@ int hex_value(char32_t c) {
   return static_cast<int>((c | 0x20) - 'a' + 10);
 }
 
-// HTML5's replacements for the numbers 0x80..0x9F (Windows-1252; its five undefined bytes stay
-// as the C1 controls). ftfy's fix_c1_controls uses the same table.
-constexpr char32_t kWindows1252High[32] = {
-    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
-
 // html._replace_charref for a number: what "&#N;" becomes (empty for the removed code points).
 void append_charref(std::u32string& out, char32_t num) {
   if (num == 0) {
@@ -75,7 +68,7 @@ void append_charref(std::u32string& out, char32_t num) {
   } else if (num == 0x0D) {
     out.push_back(0x0D);
   } else if (num >= 0x80 && num <= 0x9F) {
-    out.push_back(kWindows1252High[num - 0x80]);
+    out.push_back(c1_as_windows1252(num));
   } else if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) {
     out.push_back(0xFFFD);
   } else if ((num >= 0x01 && num <= 0x08) || num == 0x0B || (num >= 0x0E && num <= 0x1F) ||
@@ -135,6 +128,15 @@ size_t unescape_one(std::u32string_view text, size_t i, std::u32string& out) {
 }
 
 }  // namespace
+
+char32_t c1_as_windows1252(char32_t c) {
+  // Windows-1252's characters for the bytes 0x80..0x9F; its five undefined bytes stay C1 controls.
+  static constexpr char32_t kTable[32] = {
+      0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+      0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
+  return c >= 0x80 && c <= 0x9F ? kTable[c - 0x80] : c;
+}
 
 std::u32string html_unescape(std::u32string_view text) {
   std::u32string out;

@@ -58,6 +58,11 @@ std::u32string ftfy_unescape_html(std::u32string_view text);
 // U+FFFD, noncharacters and most controls removed).
 std::u32string html_unescape(std::u32string_view text);
 
+// U+0080..U+009F as the Windows-1252 characters of those bytes (the five undefined ones stay),
+// as both HTML5's numeric references and ftfy's fix_c1_controls read them; other characters
+// unchanged.
+char32_t c1_as_windows1252(char32_t c);
+
 // Canonical composition (NFC); `compat` gives NFKC.
 std::u32string normalize(std::u32string_view text, bool compat = false);
 

@@ -1,6 +1,7 @@
 // Tokenizer: the vocabulary as ids, byte-pair encoding and clip.tokenize. See tokenizer.h.
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <queue>

@@ -30,7 +30,7 @@ class Tokenizer {
   // Longest text accepted (UTF-8 bytes). Cleaning repeats ftfy's fixes until nothing changes,
   // once per level of nested HTML entities ("&amp;amp;..."), so time grows with length times
   // nesting; this bound keeps the worst case short. Queries are far shorter.
-  static constexpr size_t kMaxTextBytes = 16 * 1024;
+  static constexpr size_t kMaxTextBytes = 8 * 1024;
 
   // OpenAI's bpe_simple_vocab_16e6.txt.gz. Failures: kNotFound/kIoError for the file,
   // kCorruption (naming the file and line) for bad gzip, UTF-8 or merge lines, or fewer than

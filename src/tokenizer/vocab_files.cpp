@@ -111,10 +111,11 @@ StatusOr<std::string> gunzip(const std::string& path, std::string_view data, uin
   }
   Status status;
   size_t pos = 0;
+  int members = 0;
   char buf[1 << 16];
   // One gzip member per pass; after each, NUL padding may follow, then only another member.
   while (status.is_ok() && pos < data.size()) {
-    if (data[pos] == '\0') {
+    if (members > 0 && data[pos] == '\0') {
       ++pos;
       continue;
     }
@@ -124,6 +125,7 @@ StatusOr<std::string> gunzip(const std::string& path, std::string_view data, uin
                                   std::to_string(pos) + ")");
       break;
     }
+    ++members;
     inflateReset(&zs);
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + pos));
     zs.avail_in = static_cast<uInt>(std::min<size_t>(data.size() - pos, UINT32_MAX));

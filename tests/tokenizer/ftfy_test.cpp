@@ -142,7 +142,12 @@ TEST(FtfyVsPython, DeterministicFixers) {
                                            "x-ray",
                                            "\xc3\xa9",
                                            "\xce\xa3",
-                                           "\xf0\x9f\xa6\xb4"};
+                                           "\xf0\x9f\xa6\xb4",
+                                           "\xef\xbd\xb6\xef\xbe\x9e",
+                                           "\xe1\x86\xab",
+                                           "\x1b[\x1b[0mm",
+                                           "&#13;",
+                                           "&#x2028;"};
   std::vector<std::string> texts;
   uint32_t state = 12345;
   for (int n = 0; n < 600; ++n) {

@@ -14,69 +14,123 @@ using testing::run_python;
 using testing::u32;
 using testing::utf8;
 
+// Random mixes of single characters of every class and of pattern fragments.
+std::vector<std::string> random_mixes() {
+  const std::vector<std::string> pool = {"a",
+                                         "Z",
+                                         "\xc3\xa9",
+                                         "\xce\xa3",
+                                         "\xe8\x83\xb8",
+                                         "1",
+                                         "\xd9\xa3",
+                                         "\xe2\x85\xa0",
+                                         "\xc2\xb2",
+                                         " ",
+                                         "\t",
+                                         "\n",
+                                         "\xc2\xa0",
+                                         "\xe3\x80\x80",
+                                         "\x1c",
+                                         "'",
+                                         "'s",
+                                         "'S",
+                                         "'ll",
+                                         "'l",
+                                         "'\xc5\xbf",
+                                         "<|startoftext|>",
+                                         "<|endoftext|>",
+                                         "<|",
+                                         "|>",
+                                         "-",
+                                         "!!",
+                                         "#",
+                                         "\xcc\x81",
+                                         "\xcd\x85",
+                                         "\xe2\x80\x8b",
+                                         "\xf0\x9f\xa6\xb4",
+                                         "\xe2\x93\x90",
+                                         "\xef\xbc\x81",
+                                         "\xe0\xa4\xbf"};
+  std::vector<std::string> out;
+  uint32_t state = 2024;
+  for (int n = 0; n < 400; ++n) {
+    std::string t;
+    for (int k = 0; k < 1 + n % 11; ++k) {
+      state = state * 1103515245u + 12345u;  // a fixed LCG: the same texts every run
+      t += pool[(state >> 8) % pool.size()];
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
 const std::vector<std::string>& strings() {
-  static const std::vector<std::string> s = {
-      "it's a hand",
-      "don't",
-      "we'll see",
-      "i'd say they're fine",
-      "you've",
-      "i'm",
-      "she'll",
-      "'s't're've'm'll'd",
-      "''s",
-      "'S 'T 'RE 'Ll",
-      "'sa 'll 'lx 'dd 're'",
-      "o'neill's",
-      "'\xc5\xbf '\xc5\xbftuff",
-      "<|startoftext|>",
-      "<|endoftext|>",
-      "<|STARTOFTEXT|>",
-      "<|\xc5\xbftartoftext|>",
-      "a<|endoftext|>b",
-      "<|endoftext|",
-      "<<|endoftext|>>",
-      "x<|startoftext|><|endoftext|>y",
-      "3.14159",
-      "1,024 pixels",
-      "123abc456",
-      "x\xc2\xb2 \xe2\x85\xa0\xe2\x85\xa1",
-      "\xd9\xa1\xd9\xa2\xd9\xa3",
-      "C++ and C#",
-      "@user #tag",
-      "... ??? !!!",
-      "a/b\\c",
-      "(parenthesis) [brackets] {braces}",
-      "50% off",
-      "$100",
-      "e-mail",
-      "state-of-the-art",
-      "\xf0\x9f\xa6\xb4 bone",
-      "\xf0\x9f\x99\x82\xf0\x9f\x99\x82",
-      "\xe8\x83\xb8\xe9\x83\xa8X\xe5\x85\x89",
-      "i\xcc\x87stanbul",
-      "e\xcc\x81t\xc3\xa9",
-      "a\xcd\x85"
-      "b",
-      "\xce\xb1\xcd\x85",
-      "\xe2\x80\x8b|\xe2\x80\x8c",
-      "tab\there",
-      "a\xc2\xa0"
-      "b\xe3\x80\x80"
-      "c",
-      "a\x1c"
-      "b",
-      "\xc2\x85x\xc2\x85y",
-      "\xe2\x93\x90\xe2\x92\xb6!",
-      "\xef\xbc\xa1\xef\xbc\x81",
-      "\xf0\x9d\x90\x80\xf0\x9d\x9f\x8e",
-      "\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\x82",
-      "\xe0\xb8\x81\xe0\xb8\xb2\xe0\xb8\xa3",
-      "\xea\xb0\x80\xeb\x82\x98",
-      "'",
-      "",
-      "  ",
-  };
+  static const std::vector<std::string> s = [] {
+    std::vector<std::string> v = {
+        "it's a hand",
+        "don't",
+        "we'll see",
+        "i'd say they're fine",
+        "you've",
+        "i'm",
+        "she'll",
+        "'s't're've'm'll'd",
+        "''s",
+        "'S 'T 'RE 'Ll",
+        "'sa 'll 'lx 'dd 're'",
+        "o'neill's",
+        "'\xc5\xbf '\xc5\xbftuff",
+        "<|startoftext|>",
+        "<|endoftext|>",
+        "<|STARTOFTEXT|>",
+        "<|\xc5\xbftartoftext|>",
+        "a<|endoftext|>b",
+        "<|endoftext|",
+        "<<|endoftext|>>",
+        "x<|startoftext|><|endoftext|>y",
+        "3.14159",
+        "1,024 pixels",
+        "123abc456",
+        "x\xc2\xb2 \xe2\x85\xa0\xe2\x85\xa1",
+        "\xd9\xa1\xd9\xa2\xd9\xa3",
+        "C++ and C#",
+        "@user #tag",
+        "... ??? !!!",
+        "a/b\\c",
+        "(parenthesis) [brackets] {braces}",
+        "50% off",
+        "$100",
+        "e-mail",
+        "state-of-the-art",
+        "\xf0\x9f\xa6\xb4 bone",
+        "\xf0\x9f\x99\x82\xf0\x9f\x99\x82",
+        "\xe8\x83\xb8\xe9\x83\xa8X\xe5\x85\x89",
+        "i\xcc\x87stanbul",
+        "e\xcc\x81t\xc3\xa9",
+        "a\xcd\x85"
+        "b",
+        "\xce\xb1\xcd\x85",
+        "\xe2\x80\x8b|\xe2\x80\x8c",
+        "tab\there",
+        "a\xc2\xa0"
+        "b\xe3\x80\x80"
+        "c",
+        "a\x1c"
+        "b",
+        "\xc2\x85x\xc2\x85y",
+        "\xe2\x93\x90\xe2\x92\xb6!",
+        "\xef\xbc\xa1\xef\xbc\x81",
+        "\xf0\x9d\x90\x80\xf0\x9d\x9f\x8e",
+        "\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\x82",
+        "\xe0\xb8\x81\xe0\xb8\xb2\xe0\xb8\xa3",
+        "\xea\xb0\x80\xeb\x82\x98",
+        "'",
+        "",
+        "  ",
+    };
+    for (std::string& m : random_mixes()) v.push_back(std::move(m));
+    return v;
+  }();
   return s;
 }
 
