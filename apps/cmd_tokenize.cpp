@@ -29,9 +29,11 @@ int run_tokenize(const TokenizeOptions& o) {
   StatusOr<Tokenizer> tokenizer = load_tokenizer(o.tokenizer);
   if (!tokenizer.is_ok()) return report_error(tokenizer.status());
   for (const std::string& text : o.texts) {
+    StatusOr<std::vector<int32_t>> ids = tokenizer->encode(text);
+    if (!ids.is_ok()) return report_error(ids.status());
+    const bool truncated = ids->size() + 2 > size_t(Tokenizer::kContextLength);
     StatusOr<std::vector<int32_t>> tokens = tokenizer->tokenize(text, /*truncate=*/true);
     if (!tokens.is_ok()) return report_error(tokens.status());
-    const bool truncated = tokenizer->encode(text).size() + 2 > size_t(Tokenizer::kContextLength);
     print_json({{"text", text}, {"tokens", *tokens}, {"truncated", truncated}});
   }
   return kExitOk;

@@ -1,0 +1,234 @@
+// ClipModel end to end: image file → embedding and text → embedding against the reference, every
+// weight file of a model agreeing, and damaged models refused with errors naming the tensor.
+#include "clip/clip_model.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "clip/ops.h"
+#include "clip/tensor_archive.h"
+#include "core/file_util.h"
+#include "imaging/decode.h"
+#include "support/test_paths.h"
+
+namespace xrs {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string model_dir(const std::string& name) {
+  return testing::fixtures_dir() + "/" + name;
+}
+
+std::vector<float> reference_rows(const std::string& model, const std::string& tensor) {
+  auto ref = TensorArchive::open(model_dir(model) + "/reference.safetensors");
+  EXPECT_TRUE(ref.is_ok());
+  const TensorView* v = (*ref)->find(tensor);
+  std::vector<float> out(v->numel());
+  EXPECT_TRUE(TensorArchive::to_float(*v, out).is_ok());
+  return out;
+}
+
+double relative_error(const float* a, const float* b, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    num = std::max(num, std::fabs(double(a[i]) - b[i]));
+    den = std::max(den, std::fabs(double(b[i])));
+  }
+  return num / den;
+}
+
+std::vector<std::string> lines(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(f, line);) out.push_back(line);
+  return out;
+}
+
+TEST(ClipModelTest, ImageFilesAndTextsEmbedLikeTheReference) {
+  XRS_REQUIRE_FIXTURES();
+  std::ifstream mf(testing::fixtures_dir() + "/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(mf);
+  for (const std::string name : {"tiny-openai-b32", "tiny-laion-b16"}) {
+    auto model = ClipModel::load(model_dir(name));
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    const int E = (*model)->hparams().embed_dim;
+    const auto order = manifest["models"][name]["image_order"].get<std::vector<std::string>>();
+    std::vector<float> expected = reference_rows(name, "image_embeds");
+    for (size_t i = 0; i < order.size(); ++i) {
+      auto image = decode_image_file(testing::fixtures_dir() + "/images/" + order[i]);
+      ASSERT_TRUE(image.is_ok()) << image.status().to_string();
+      auto e = (*model)->embed_image(*image);
+      ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+      std::vector<float> want(expected.begin() + i * E, expected.begin() + (i + 1) * E);
+      l2_normalize_rows(want.data(), 1, E);
+      EXPECT_LE(relative_error(e->data(), want.data(), E), 1e-4) << name << " " << order[i];
+    }
+    std::vector<float> text_expected = reference_rows(name, "text_embeds");
+    std::vector<std::string> cases = lines(testing::fixtures_dir() + "/tokenizer_cases.jsonl");
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const std::string text = nlohmann::json::parse(cases[i])["text"];
+      auto e = (*model)->embed_text(text);
+      ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+      std::vector<float> want(text_expected.begin() + i * E, text_expected.begin() + (i + 1) * E);
+      l2_normalize_rows(want.data(), 1, E);
+      EXPECT_LE(relative_error(e->data(), want.data(), E), 1e-4) << name << " text " << i;
+    }
+  }
+}
+
+TEST(ClipModelTest, EveryWeightFileOfAModelGivesTheSameEmbeddings) {
+  XRS_REQUIRE_FIXTURES();
+  const std::string dir = model_dir("tiny-openai-b32");
+  auto image = decode_image_file(testing::fixtures_dir() + "/images/cxr-actm-0001.png");
+  ASSERT_TRUE(image.is_ok());
+  std::vector<std::vector<float>> embeddings;
+  for (const std::string file :
+       {"open_clip_model.safetensors", "model.safetensors", "tiny-openai-b32.pt"}) {
+    auto model = ClipModel::load(dir + "/" + file);
+    ASSERT_TRUE(model.is_ok()) << file << ": " << model.status().to_string();
+    auto img = (*model)->embed_image(*image);
+    auto txt = (*model)->embed_text("PA chest radiograph with pleural effusion");
+    ASSERT_TRUE(img.is_ok() && txt.is_ok()) << file;
+    img->insert(img->end(), txt->begin(), txt->end());
+    embeddings.push_back(*img);
+  }
+  for (size_t i = 1; i < embeddings.size(); ++i) {
+    EXPECT_LE(relative_error(embeddings[i].data(), embeddings[0].data(), embeddings[0].size()),
+              1e-5);
+  }
+}
+
+TEST(ClipModelTest, BatchesAndThreadsGiveTheSameResultAsOneByOne) {
+  XRS_REQUIRE_FIXTURES();
+  auto model = ClipModel::load(model_dir("tiny-laion-b16"));
+  ASSERT_TRUE(model.is_ok());
+  const ClipModel& m = **model;
+  const int S = m.hparams().image_size, E = m.hparams().embed_dim, n = 7;
+  std::vector<float> pixels(size_t(n) * 3 * S * S);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::sin(0.001f * i) * 2.0f;
+  std::vector<float> batch(size_t(n) * E), single(E);
+  for (int threads : {1, 2, 3}) {
+    set_compute_threads(threads);
+    ASSERT_TRUE(m.encode_images(pixels, n, batch).is_ok());
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(
+          m.encode_images({&pixels[size_t(i) * 3 * S * S], size_t(3) * S * S}, 1, single).is_ok());
+      EXPECT_LE(relative_error(&batch[size_t(i) * E], single.data(), E), 1e-5) << threads;
+    }
+  }
+  set_compute_threads(2);
+  // Several threads sharing one model.
+  std::vector<std::thread> workers;
+  std::vector<double> errors(4);
+  std::vector<float> want(E);
+  ASSERT_TRUE(m.encode_images({pixels.data(), size_t(3) * S * S}, 1, want).is_ok());
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      std::vector<float> out(E);
+      for (int r = 0; r < 3; ++r) {
+        if (!m.encode_images({pixels.data(), size_t(3) * S * S}, 1, out).is_ok()) {
+          errors[t] = 1;
+          return;
+        }
+        errors[t] = std::max(errors[t], relative_error(out.data(), want.data(), E));
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (double e : errors) EXPECT_LE(e, 1e-5);
+}
+
+TEST(ClipModelTest, BadArgumentsAreRefused) {
+  XRS_REQUIRE_FIXTURES();
+  auto model = ClipModel::load(model_dir("tiny-openai-b32"));
+  ASSERT_TRUE(model.is_ok());
+  std::vector<float> out(32);
+  std::vector<float> pixels(10);
+  EXPECT_EQ((*model)->encode_images(pixels, 1, out).code(), StatusCode::kInvalidArgument);
+  std::vector<int32_t> tokens(77, 0);
+  tokens[0] = 49406;
+  tokens[1] = 60000;  // outside the vocabulary
+  Status s = (*model)->encode_texts(tokens, 1, out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("60000"), std::string::npos);
+  EXPECT_EQ(ClipModel::load("/nonexistent/model").status().code(), StatusCode::kNotFound);
+}
+
+// Writes a safetensors file holding `tensors` (name → (shape, float32 values)).
+void write_safetensors(
+    const std::string& path,
+    const std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>& tensors) {
+  nlohmann::json header = nlohmann::json::object();
+  std::string data;
+  for (const auto& [name, t] : tensors) {
+    size_t begin = data.size();
+    data.append(reinterpret_cast<const char*>(t.second.data()), t.second.size() * 4);
+    header[name] = {{"dtype", "F32"}, {"shape", t.first}, {"data_offsets", {begin, data.size()}}};
+  }
+  std::string h = header.dump();
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = char((uint64_t(h.size()) >> (8 * i)) & 0xff);
+  ASSERT_TRUE(write_file_atomic(path, bytes + h + data).is_ok());
+}
+
+TEST(ClipModelTest, DamagedCheckpointsNameTheTensorAtFault) {
+  XRS_REQUIRE_FIXTURES();
+  auto source = TensorArchive::open(model_dir("tiny-openai-b32") + "/open_clip_model.safetensors");
+  ASSERT_TRUE(source.is_ok());
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> tensors;
+  for (const auto& [name, view] : (*source)->tensors()) {
+    std::vector<float> values(view.numel());
+    ASSERT_TRUE(TensorArchive::to_float(view, values).is_ok());
+    tensors[name] = {view.shape, values};
+  }
+  const std::string dir = testing::scratch_dir("clip_model_damaged");
+  struct Case {
+    const char* label;
+    std::function<void(decltype(tensors)&)> damage;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"missing", [](auto& t) { t.erase("visual.transformer.resblocks.1.mlp.c_fc.bias"); },
+       "'visual.transformer.resblocks.1.mlp.c_fc.bias' is missing"},
+      {"misshaped",
+       [](auto& t) {
+         auto& p = t["visual.proj"];
+         p.first = {64, 64};
+         p.second.resize(64 * 64);
+       },
+       "'visual.proj' has shape [64, 64], expected [128, 32]"},
+      {"no_clip", [](auto& t) { t.erase("visual.conv1.weight"); }, "not a CLIP checkpoint"},
+  };
+  for (const Case& c : cases) {
+    auto damaged = tensors;
+    c.damage(damaged);
+    const std::string path = dir + "/" + c.label + ".safetensors";
+    write_safetensors(path, damaged);
+    auto r = ClipModel::load(path);
+    ASSERT_FALSE(r.is_ok()) << c.label;
+    EXPECT_NE(r.status().message().find(c.expected), std::string::npos)
+        << c.label << ": " << r.status().message();
+    EXPECT_NE(r.status().message().find(c.label), std::string::npos) << "names the file";
+  }
+  // A config that contradicts the weights.
+  const std::string cfg_dir = dir + "/bad_config";
+  fs::create_directories(cfg_dir);
+  write_safetensors(cfg_dir + "/open_clip_model.safetensors", tensors);
+  ASSERT_TRUE(write_file_atomic(cfg_dir + "/open_clip_config.json",
+                                R"({"model_cfg":{"embed_dim":64,"vision_cfg":{"width":128}}})")
+                  .is_ok());
+  auto r = ClipModel::load(cfg_dir);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("embed_dim is 64 but the weights have 32"), std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace xrs
