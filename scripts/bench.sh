@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of the CLIP engine against the original stack (PyTorch CLIP on the CPU),
+# on full-size random ViT-B/32 weights, alternating the two so that both see the same machine.
+# usage: scripts/bench.sh [BUILD_DIR] [ROUNDS]
+# Prints one JSON line per run; docs/PERFORMANCE.md records the results.
+set -euo pipefail
+build=${1:-build}
+rounds=${2:-3}
+shared=${XRS_SHARED_DIR:-$(cd "$(dirname "$0")/.." && pwd)/../shared}
+model=${XRS_BENCH_MODEL:-$build/bench-models/ViT-B-32-random}
+threads=${XRS_BENCH_THREADS:-2}
+
+if [ ! -f "$model/open_clip_model.safetensors" ]; then
+  echo "bench: writing random ViT-B/32 weights to $model" >&2
+  /usr/bin/python3 "$shared/tools/make_random_clip.py" "$model" --arch ViT-B/32 >&2
+fi
+echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for ((i = 1; i <= rounds; i++)); do
+  "$build/apps/xray-search" bench --model "$model" --threads "$threads" --json
+  /usr/bin/python3 "$shared/tools/peer_bench_pytorch.py" "$model" --threads "$threads"
+done
