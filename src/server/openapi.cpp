@@ -1,0 +1,257 @@
+// GET /api/openapi.json: the OpenAPI 3.0 description of every route ApiRouter serves. The static
+// part is written out as JSON below; limits and the security requirement come from the options,
+// and the UI file names from the embedded assets. Keep it in step with router.h and docs/API.md
+// (tests check that every route appears).
+#include "server/routes.h"
+
+namespace xrs::server_internal {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kDocument = R"json({
+  "openapi": "3.0.3",
+  "info": {
+    "title": "xray-search",
+    "version": "1",
+    "description": "Semantic X-ray image search: text-to-image and image-to-image retrieval with CLIP embeddings. Retrieval only; not for diagnosis. Every error is a 4xx/5xx status with an Error body. GET routes also answer HEAD."
+  },
+  "paths": {
+    "/": {
+      "get": {
+        "summary": "The web UI (index.html)", "operationId": "ui", "security": [],
+        "responses": {
+          "200": {"description": "HTML page", "headers": {"ETag": {"schema": {"type": "string"}}},
+                  "content": {"text/html": {"schema": {"type": "string"}}}},
+          "304": {"description": "Not modified (If-None-Match matched the ETag)"}
+        }
+      }
+    },
+    "/{file}": {
+      "get": {
+        "summary": "A file of the web UI", "operationId": "uiFile", "security": [],
+        "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string", "enum": []}}],
+        "responses": {
+          "200": {"description": "The file, with its content type and an ETag",
+                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+          "304": {"description": "Not modified"},
+          "404": {"$ref": "#/components/responses/NotFound"}
+        }
+      }
+    },
+    "/api/health": {
+      "get": {
+        "summary": "Liveness, index size, model, categories and limits", "operationId": "health", "security": [],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}
+      }
+    },
+    "/api/openapi.json": {
+      "get": {
+        "summary": "This document", "operationId": "openapi",
+        "responses": {
+          "200": {"description": "OpenAPI 3.0 document", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "401": {"$ref": "#/components/responses/Unauthorized"}
+        }
+      }
+    },
+    "/api/search/text": {
+      "post": {
+        "summary": "Images matching a text description", "operationId": "searchText",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TextSearchRequest"}}}},
+        "responses": {
+          "200": {"$ref": "#/components/responses/SearchResults"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+          "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+          "500": {"$ref": "#/components/responses/Internal"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/api/search/image": {
+      "post": {
+        "summary": "Images similar to an uploaded image (PNG, JPEG or DICOM)", "operationId": "searchImage",
+        "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/ImageSearchForm"}}}},
+        "responses": {
+          "200": {"$ref": "#/components/responses/SearchResults"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+          "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+          "500": {"$ref": "#/components/responses/Internal"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/api/search/similar": {
+      "post": {
+        "summary": "Images similar to an indexed image", "operationId": "searchSimilar",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SimilarSearchRequest"}}}},
+        "responses": {
+          "200": {"$ref": "#/components/responses/SearchResults"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+          "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+          "500": {"$ref": "#/components/responses/Internal"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/api/images/{id}": {
+      "get": {
+        "summary": "The indexed image file, as stored", "operationId": "image",
+        "parameters": [{"$ref": "#/components/parameters/ImageId"}],
+        "responses": {
+          "200": {"description": "The file's bytes; the type comes from its content",
+                  "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
+                              "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                              "application/dicom": {"schema": {"type": "string", "format": "binary"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "500": {"$ref": "#/components/responses/Internal"}
+        }
+      }
+    },
+    "/api/images/{id}/preview": {
+      "get": {
+        "summary": "A JPEG thumbnail of the indexed image (DICOM and 16-bit images windowed to 8 bits)", "operationId": "imagePreview",
+        "parameters": [
+          {"$ref": "#/components/parameters/ImageId"},
+          {"name": "size", "in": "query", "required": false, "description": "Longest side in pixels; smaller images are not enlarged",
+           "schema": {"type": "integer", "minimum": 16, "maximum": 1024, "default": 512}}
+        ],
+        "responses": {
+          "200": {"description": "JPEG thumbnail", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "500": {"$ref": "#/components/responses/Internal"}
+        }
+      }
+    }
+  },
+  "components": {
+    "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "Only when the server was started with an API token"}},
+    "parameters": {
+      "ImageId": {"name": "id", "in": "path", "required": true, "description": "An id from a search result (decimal digits)",
+                  "schema": {"type": "integer", "format": "int64", "minimum": 0}}
+    },
+    "schemas": {
+      "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+          "code": {"type": "string", "description": "invalid_argument, not_found, unsupported, resource_exhausted, failed_precondition, internal, ... or unauthenticated, method_not_allowed, unsupported_media_type, bad_request, length_required"},
+          "message": {"type": "string", "description": "What is wrong, naming the field or file"}}}}
+      },
+      "Health": {
+        "type": "object", "required": ["status", "images", "model", "categories", "auth_required", "limits"],
+        "properties": {
+          "status": {"type": "string", "enum": ["ok"]},
+          "images": {"type": "integer", "description": "Images in the index"},
+          "model": {"type": "string", "description": "Model name and SHA-256 prefix"},
+          "categories": {"type": "array", "items": {"type": "string"}},
+          "auth_required": {"type": "boolean"},
+          "limits": {"type": "object", "properties": {
+            "k_default": {"type": "integer"}, "k_max": {"type": "integer"},
+            "text_min_score": {"type": "number"}, "image_min_score": {"type": "number"},
+            "max_query_chars": {"type": "integer"}, "max_upload_bytes": {"type": "integer"}}}
+        }
+      },
+      "TextSearchRequest": {
+        "type": "object", "required": ["query"], "additionalProperties": false,
+        "properties": {
+          "query": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "Non-blank UTF-8 text; the limit counts code points"},
+          "k": {"$ref": "#/components/schemas/K"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.25 for text"},
+          "category": {"$ref": "#/components/schemas/Category"}
+        }
+      },
+      "SimilarSearchRequest": {
+        "type": "object", "required": ["id"], "additionalProperties": false,
+        "properties": {
+          "id": {"type": "integer", "format": "int64", "minimum": 0},
+          "k": {"$ref": "#/components/schemas/K"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.95 (image queries)"},
+          "category": {"$ref": "#/components/schemas/Category"}
+        }
+      },
+      "ImageSearchForm": {
+        "type": "object", "required": ["file"], "additionalProperties": false,
+        "properties": {
+          "file": {"type": "string", "format": "binary", "description": "PNG, JPEG or DICOM; the type is read from the content"},
+          "k": {"type": "string", "pattern": "^[0-9]+$", "description": "1 to 20; empty means the default (5)"},
+          "min_score": {"type": "string", "description": "A number from -1 to 1; empty means the default (0.95)"},
+          "category": {"type": "string", "description": "Empty means all categories"}
+        }
+      },
+      "K": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "nullable": true},
+      "Category": {"type": "string", "minLength": 1, "nullable": true, "description": "One of /api/health's categories; null or absent for all"},
+      "SearchHit": {
+        "type": "object", "required": ["rank", "id", "image_name", "category", "score", "url", "preview_url", "path", "source_url"],
+        "properties": {
+          "rank": {"type": "integer", "minimum": 1},
+          "id": {"type": "integer", "format": "int64"},
+          "image_name": {"type": "string"},
+          "category": {"type": "string"},
+          "score": {"type": "number", "description": "Cosine similarity, -1 to 1"},
+          "url": {"type": "string", "description": "/api/images/<id>"},
+          "preview_url": {"type": "string", "description": "/api/images/<id>/preview"},
+          "path": {"type": "string", "description": "Relative to the dataset folder"},
+          "source_url": {"type": "string", "description": "Where the image was published (may be empty)"}
+        }
+      },
+      "SearchResponse": {
+        "type": "object", "required": ["results", "took_ms", "min_score", "query"],
+        "properties": {
+          "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchHit"}},
+          "took_ms": {"type": "number"},
+          "min_score": {"type": "number", "description": "The threshold that was applied"},
+          "query": {"type": "object", "required": ["type", "k", "category"], "properties": {
+            "type": {"type": "string", "enum": ["text", "image", "similar"]},
+            "k": {"type": "integer"},
+            "category": {"type": "string", "nullable": true},
+            "id": {"type": "integer", "format": "int64", "description": "similar only"}}}
+        }
+      }
+    },
+    "responses": {
+      "SearchResults": {"description": "Ranked results at or above min_score (possibly none)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+      "BadRequest": {"description": "Malformed request, bad field, or an upload that is not a readable image", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Unauthorized": {"description": "Missing or wrong API token (only when the server has one)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "NotFound": {"description": "No such route or image", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "MethodNotAllowed": {"description": "Wrong method; the Allow header lists the right ones", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "PayloadTooLarge": {"description": "Body, upload or image dimensions over the limit", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "UnsupportedMediaType": {"description": "Wrong Content-Type, compressed body, or an image format that is not read (GIF, TIFF, ...)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Internal": {"description": "A server-side failure", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Unavailable": {"description": "The server cannot run this kind of query now (e.g. no tokenizer for text)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+  }
+})json";
+
+}  // namespace
+
+HttpResponse handle_openapi(const RouterOptions& options) {
+  json doc = json::parse(kDocument);
+  auto& schemas = doc["components"]["schemas"];
+  schemas["TextSearchRequest"]["properties"]["query"]["maxLength"] = options.max_query_chars;
+  schemas["ImageSearchForm"]["properties"]["file"]["description"] =
+      "PNG, JPEG or DICOM, at most " + std::to_string(options.max_upload_bytes) +
+      " bytes; the type is read from the content";
+  auto& files = doc["paths"]["/{file}"]["get"]["parameters"][0]["schema"]["enum"];
+  for (const WebAsset& asset : web_assets()) files.push_back(std::string(asset.path.substr(1)));
+  // Without a token, nothing needs one; with it, everything but the UI and /api/health.
+  doc["security"] = options.api_token.empty() ? json::array({json::object()})
+                                              : json::array({{{"bearerAuth", json::array()}}});
+  return json_response(doc);
+}
+
+}  // namespace xrs::server_internal

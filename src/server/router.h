@@ -1,0 +1,80 @@
+// The HTTP API and web UI as a pure function of a request: ApiRouter maps an HttpRequest to an
+// HttpResponse, calling only SearchBackend. docs/API.md is the user's description of every route;
+// GET /api/openapi.json is the machine-readable one.
+//
+//   GET  /  (and /index.html, /app.js, /style.css, /favicon.svg)   the web UI (embedded)
+//   GET  /api/health                      status, image count, model, categories, limits
+//   GET  /api/openapi.json                OpenAPI 3.0 description
+//   POST /api/search/text                 JSON {"query", "k", "min_score", "category"}
+//   POST /api/search/image                multipart/form-data: file, optional k/min_score/category
+//   POST /api/search/similar              JSON {"id", "k", "min_score", "category"}
+//   GET  /api/images/<id>                 the indexed file's bytes
+//   GET  /api/images/<id>/preview?size=N  a JPEG thumbnail, longest side <= N (default 512)
+//
+// HEAD is accepted wherever GET is. Other methods on a known path get 405 with Allow; unknown
+// paths 404. Every response carries add_security_headers(); errors are JSON (http_message.h).
+// With RouterOptions::api_token set, every /api/ route except /api/health needs
+// "Authorization: Bearer <token>" (401 otherwise; compared in constant time).
+//
+// Thread-safety: all methods are const and may be called from many threads at once; the preview
+// cache inside is guarded by its own mutex. The backend must outlive the router.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/http_message.h"
+#include "service/search_service.h"
+
+namespace xrs {
+
+namespace server_internal {
+class ThumbnailCache;
+}
+
+struct RouterOptions {
+  std::string api_token;                       // empty: no authentication
+  size_t max_upload_bytes = 32 * 1024 * 1024;  // multipart bodies (413 past it)
+  size_t max_json_bytes = 64 * 1024;           // JSON bodies (413 past it)
+  size_t max_query_chars = 1000;               // text queries, in Unicode code points (400 past it)
+  size_t preview_cache_bytes = 64 * 1024 * 1024;  // LRU cache of rendered thumbnails; 0 = none
+};
+
+constexpr int kDefaultPreviewSize = 512;
+constexpr int kMinPreviewSize = 16;
+constexpr int kMaxPreviewSize = 1024;
+
+class ApiRouter {
+ public:
+  ApiRouter(const SearchBackend& backend, RouterOptions options);
+  ~ApiRouter();
+  ApiRouter(const ApiRouter&) = delete;
+  ApiRouter& operator=(const ApiRouter&) = delete;
+
+  // The response for `request`. Never throws; a bug becomes a 500 JSON error.
+  HttpResponse handle(const HttpRequest& request) const;
+
+  // The part of handle() that needs only the method, path, query and headers: authentication,
+  // unknown route (404), wrong method (405), wrong Content-Type for a POST (415). Returns the
+  // rejection, or nullopt when the body should be read. The socket layer calls this before
+  // reading a body, so that an unauthenticated client cannot make the server buffer an upload.
+  std::optional<HttpResponse> precheck(const HttpRequest& request) const;
+
+  // The most body bytes `request`'s route accepts (max_upload_bytes for image uploads,
+  // max_json_bytes for JSON routes, 0 for the rest); the socket layer stops reading past it.
+  size_t body_limit(const HttpRequest& request) const;
+
+  const RouterOptions& options() const { return options_; }
+
+ private:
+  std::optional<HttpResponse> reject_early(const HttpRequest& request) const;
+  HttpResponse dispatch(const HttpRequest& request) const;
+
+  const SearchBackend& backend_;
+  RouterOptions options_;
+  std::unique_ptr<server_internal::ThumbnailCache> thumbnails_;
+};
+
+}  // namespace xrs

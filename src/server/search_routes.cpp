@@ -1,0 +1,286 @@
+// POST /api/search/{text,image,similar}: request validation, the backend call, the response
+// document. docs/API.md ("Search") is the contract; every rejection names the field at fault.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <initializer_list>
+#include <span>
+#include <string>
+
+#include "imaging/decode.h"
+#include "server/routes.h"
+
+namespace xrs::server_internal {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kFieldsText[] = {"query", "k", "min_score", "category"};
+constexpr std::string_view kFieldsSimilar[] = {"id", "k", "min_score", "category"};
+constexpr std::string_view kFieldsImage[] = {"file", "k", "min_score", "category"};
+
+std::string join(std::span<const std::string_view> names) {
+  std::string out;
+  for (std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+// A JSON value quoted in a message, cut short when long.
+std::string shown(const json& value) {
+  return clip_for_message(value.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string k_range_message() {
+  return "k must be an integer between 1 and " + std::to_string(kMaxK) + ", got ";
+}
+
+StatusOr<json> parse_json_object(const HttpRequest& request, const RouterOptions& options,
+                                 std::span<const std::string_view> allowed) {
+  if (request.body.size() > options.max_json_bytes) {
+    return Status::resource_exhausted("the request body is " + std::to_string(request.body.size()) +
+                                      " bytes; JSON requests are limited to " +
+                                      std::to_string(options.max_json_bytes) + " bytes");
+  }
+  if (request.body.empty()) {
+    return Status::invalid_argument("the request body is empty; send a JSON object");
+  }
+  json body;
+  try {
+    body = json::parse(request.body);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e400
+    // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
+    std::string what = e.what();
+    if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
+    return Status::invalid_argument("the request body is not valid JSON: " + what);
+  }
+  if (!body.is_object()) {
+    return Status::invalid_argument("the request body must be a JSON object, got " + shown(body));
+  }
+  // Unknown fields are rejected rather than ignored: a misspelt "min_scor" would otherwise
+  // silently fall back to the default threshold.
+  for (const auto& item : body.items()) {
+    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
+      return Status::invalid_argument("unknown field '" + clip_for_message(item.key()) +
+                                      "'; allowed fields: " + join(allowed));
+    }
+  }
+  return body;
+}
+
+Status check_category(const SearchBackend& backend, const std::string& category) {
+  if (category.empty()) {
+    return Status::invalid_argument("category must not be empty (leave it out for all categories)");
+  }
+  if (!is_valid_utf8(category)) return Status::invalid_argument("category is not valid UTF-8");
+  const BackendInfo info = backend.info();
+  if (!info.categories.empty() && std::find(info.categories.begin(), info.categories.end(),
+                                            category) == info.categories.end()) {
+    std::string known;
+    for (const auto& c : info.categories) known += (known.empty() ? "" : ", ") + c;
+    return Status::invalid_argument("unknown category '" + clip_for_message(category) +
+                                    "'; the index holds: " + known);
+  }
+  return Status::ok();
+}
+
+// k, min_score and category of a JSON request (each optional; null means "the default").
+Status read_json_options(const json& body, const SearchBackend& backend, SearchOptions& options) {
+  if (auto it = body.find("k"); it != body.end() && !it->is_null()) {
+    // Non-negative JSON integers parse as unsigned; negative ones, floats and the rest fail.
+    const bool in_range = it->is_number_unsigned() && it->get<uint64_t>() >= 1 &&
+                          it->get<uint64_t>() <= static_cast<uint64_t>(kMaxK);
+    if (!in_range) return Status::invalid_argument(k_range_message() + shown(*it));
+    options.k = static_cast<int>(it->get<uint64_t>());
+  }
+  if (auto it = body.find("min_score"); it != body.end() && !it->is_null()) {
+    const double s = it->is_number() ? it->get<double>() : NAN;
+    if (!(s >= -1.0 && s <= 1.0)) {
+      return Status::invalid_argument("min_score must be a number between -1 and 1, got " +
+                                      shown(*it));
+    }
+    options.min_score = static_cast<float>(s);
+  }
+  if (auto it = body.find("category"); it != body.end() && !it->is_null()) {
+    if (!it->is_string()) {
+      return Status::invalid_argument("category must be a string, got " + shown(*it));
+    }
+    options.category = it->get<std::string>();
+    XRS_RETURN_IF_ERROR(check_category(backend, *options.category));
+  }
+  return validate_search_options(options);
+}
+
+// A form field's k / min_score: the whole text must be the number.
+Status read_form_option(const FormPart& part, const SearchBackend& backend,
+                        SearchOptions& options) {
+  const std::string& v = part.content;
+  const char* end = v.data() + v.size();
+  if (part.name == "k") {
+    int k = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), end, k);
+    if (ec != std::errc() || ptr != end || k < 1 || k > kMaxK) {
+      return Status::invalid_argument(k_range_message() + "'" + clip_for_message(v) + "'");
+    }
+    options.k = k;
+  } else if (part.name == "min_score") {
+    double s = NAN;
+    auto [ptr, ec] = std::from_chars(v.data(), end, s);
+    if (ec != std::errc() || ptr != end || !(s >= -1.0 && s <= 1.0)) {
+      return Status::invalid_argument("min_score must be a number between -1 and 1, got '" +
+                                      clip_for_message(v) + "'");
+    }
+    options.min_score = static_cast<float>(s);
+  } else {  // category
+    options.category = v;
+    XRS_RETURN_IF_ERROR(check_category(backend, v));
+  }
+  return Status::ok();
+}
+
+json options_echo(std::string_view type, const SearchOptions& options) {
+  return {{"type", type},
+          {"k", options.k},
+          {"category", options.category ? json(*options.category) : json(nullptr)}};
+}
+
+HttpResponse search_result(const StatusOr<SearchResponse>& result, json query) {
+  if (!result.is_ok()) return error_response(result.status());
+  json results = json::array();
+  for (const SearchHit& hit : result->results) {
+    const std::string url = "/api/images/" + std::to_string(hit.id);
+    results.push_back({{"rank", hit.rank},
+                       {"id", hit.id},
+                       {"image_name", hit.image_name},
+                       {"category", hit.category},
+                       {"score", json_score(hit.score)},
+                       {"url", url},
+                       {"preview_url", url + "/preview"},
+                       {"path", hit.path},
+                       {"source_url", hit.source_url}});
+  }
+  return json_response({{"results", std::move(results)},
+                        {"took_ms", std::round(result->took_ms * 100) / 100},
+                        {"min_score", json_score(result->min_score)},
+                        {"query", std::move(query)}});
+}
+
+}  // namespace
+
+HttpResponse handle_search_text(const SearchBackend& backend, const RouterOptions& options,
+                                const HttpRequest& request) {
+  auto body = parse_json_object(request, options, kFieldsText);
+  if (!body.is_ok()) return error_response(body.status());
+  auto it = body->find("query");
+  if (it == body->end() || it->is_null()) {
+    return error_response(
+        Status::invalid_argument("missing field 'query' (the text to search for)"));
+  }
+  if (!it->is_string()) {
+    return error_response(Status::invalid_argument("query must be a string, got " + shown(*it)));
+  }
+  const std::string& query = it->get_ref<const std::string&>();
+  // The JSON parser already refuses ill-formed UTF-8; this guards the contract itself.
+  if (!is_valid_utf8(query)) {
+    return error_response(Status::invalid_argument("query is not valid UTF-8"));
+  }
+  if (std::all_of(query.begin(), query.end(),
+                  [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+    return error_response(Status::invalid_argument("query must not be empty"));
+  }
+  const size_t chars = utf8_length(query);
+  if (chars > options.max_query_chars) {
+    return error_response(Status::invalid_argument("query is " + std::to_string(chars) +
+                                                   " characters long; the limit is " +
+                                                   std::to_string(options.max_query_chars)));
+  }
+  SearchOptions search;
+  if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
+  HttpResponse response =
+      search_result(backend.search_text(query, search), options_echo("text", search));
+  response.log_detail = "query_chars=" + std::to_string(chars);
+  return response;
+}
+
+HttpResponse handle_search_similar(const SearchBackend& backend, const RouterOptions& options,
+                                   const HttpRequest& request) {
+  auto body = parse_json_object(request, options, kFieldsSimilar);
+  if (!body.is_ok()) return error_response(body.status());
+  auto it = body->find("id");
+  if (it == body->end() || it->is_null()) {
+    return error_response(Status::invalid_argument("missing field 'id' (an indexed image's id)"));
+  }
+  if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
+    return error_response(
+        Status::invalid_argument("id must be a non-negative integer, got " + shown(*it)));
+  }
+  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(INT64_MAX)) {
+    return error_response(Status::not_found("no image with id " + shown(*it)));
+  }
+  const int64_t id = it->get<int64_t>();
+  SearchOptions search;
+  if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
+  json echo = options_echo("similar", search);
+  echo["id"] = id;
+  return search_result(backend.search_by_id(id, search), std::move(echo));
+}
+
+HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptions& options,
+                                 const HttpRequest& request) {
+  size_t total = 0;
+  for (const FormPart& part : request.form) total += part.content.size();
+  if (total > options.max_upload_bytes) {
+    return error_response(Status::resource_exhausted(
+        "the upload is " + std::to_string(total) + " bytes; the limit is " +
+        std::to_string(options.max_upload_bytes) + " bytes"));
+  }
+  const FormPart* file = nullptr;
+  SearchOptions search;
+  std::vector<std::string_view> seen;
+  for (const FormPart& part : request.form) {
+    if (std::find(std::begin(kFieldsImage), std::end(kFieldsImage), part.name) ==
+        std::end(kFieldsImage)) {
+      return error_response(Status::invalid_argument("unknown form field '" +
+                                                     clip_for_message(part.name) +
+                                                     "'; allowed fields: " + join(kFieldsImage)));
+    }
+    if (std::find(seen.begin(), seen.end(), part.name) != seen.end()) {
+      return error_response(
+          Status::invalid_argument("form field '" + part.name + "' is given more than once"));
+    }
+    seen.push_back(part.name);
+    if (part.name == "file") {
+      file = &part;
+    } else if (!part.content.empty()) {  // an empty field (a form's blank input) means the default
+      if (Status s = read_form_option(part, backend, search); !s.is_ok()) return error_response(s);
+    }
+  }
+  if (file == nullptr) {
+    return error_response(Status::invalid_argument(
+        "missing form field 'file' (the query image, as multipart/form-data)"));
+  }
+  const std::string name = file->filename.empty()
+                               ? "uploaded file"
+                               : "uploaded file '" + clip_for_message(file->filename) + "'";
+  if (file->content.empty()) return error_response(Status::invalid_argument(name + " is empty"));
+  const auto bytes =
+      std::span(reinterpret_cast<const uint8_t*>(file->content.data()), file->content.size());
+  // A cheap header check first, so that a text file or a GIF is refused with the decoder's own
+  // words before the backend spends anything on it.
+  if (auto probe = probe_image(bytes); !probe.is_ok()) {
+    return error_response(probe.status().with_context(name));
+  }
+  if (Status s = validate_search_options(search); !s.is_ok()) return error_response(s);
+  auto result = backend.search_image(bytes, search);
+  // Errors about the image itself (undecodable, damaged, too large) name the upload.
+  const StatusCode code = result.status().code();
+  const bool about_upload = code == StatusCode::kInvalidArgument ||
+                            code == StatusCode::kCorruption || code == StatusCode::kUnsupported ||
+                            code == StatusCode::kResourceExhausted;
+  HttpResponse response = about_upload ? error_response(result.status().with_context(name))
+                                       : search_result(result, options_echo("image", search));
+  response.log_detail = "upload_bytes=" + std::to_string(file->content.size());
+  return response;
+}
+
+}  // namespace xrs::server_internal

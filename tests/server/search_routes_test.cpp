@@ -1,0 +1,279 @@
+// POST /api/search/{text,image,similar} through ApiRouter: the response document, every
+// validation rule, and the mapping of backend failures to HTTP statuses.
+#include <zlib.h>
+
+#include "router_fixture.h"
+
+namespace xrs::testing {
+namespace {
+
+TEST_F(RouterTest, TextSearchReturnsRankedResults) {
+  HttpResponse r = search_text(R"({"query":"chest x-ray"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.header("Cache-Control"), "no-store");
+  EXPECT_EQ(r.log_detail, "query_chars=11");
+  json j = body_json(r);
+  ASSERT_TRUE(j["results"].is_array());
+  ASSERT_FALSE(j["results"].empty());
+  EXPECT_LE(j["results"].size(), 5u);
+  EXPECT_EQ(j["min_score"], 0.25);
+  EXPECT_TRUE(j["took_ms"].is_number());
+  EXPECT_EQ(j["query"], json({{"type", "text"}, {"k", 5}, {"category", nullptr}}));
+  double previous = 2;
+  int rank = 1;
+  for (const auto& hit : j["results"]) {
+    EXPECT_EQ(hit["rank"], rank++);
+    const int64_t id = hit["id"];
+    EXPECT_EQ(hit["url"], "/api/images/" + std::to_string(id));
+    EXPECT_EQ(hit["preview_url"], "/api/images/" + std::to_string(id) + "/preview");
+    EXPECT_TRUE(hit["image_name"].is_string());
+    EXPECT_TRUE(hit["category"].is_string());
+    EXPECT_TRUE(hit["path"].is_string());
+    EXPECT_EQ(hit["source_url"], "https://example.org/" + hit["image_name"].get<std::string>());
+    const double score = hit["score"];
+    EXPECT_GE(score, 0.25);
+    EXPECT_LE(score, previous);
+    previous = score;
+  }
+  EXPECT_EQ(backend_->last_query(), "chest x-ray");
+}
+
+TEST_F(RouterTest, TextSearchPassesOptionsThrough) {
+  HttpResponse r = search_text(R"({"query":"chest","k":2,"min_score":-0.5,"category":"dental"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = body_json(r);
+  EXPECT_EQ(j["results"].size(), 2u);
+  for (const auto& hit : j["results"]) EXPECT_EQ(hit["category"], "dental");
+  EXPECT_EQ(j["min_score"], -0.5);
+  EXPECT_EQ(j["query"]["k"], 2);
+  EXPECT_EQ(j["query"]["category"], "dental");
+  SearchOptions seen = backend_->last_options();
+  EXPECT_EQ(seen.k, 2);
+  EXPECT_EQ(seen.min_score, -0.5f);
+  EXPECT_EQ(seen.category, "dental");
+
+  // null means "the default".
+  ASSERT_EQ(search_text(R"({"query":"chest","k":null,"min_score":null,"category":null})").status,
+            200);
+  seen = backend_->last_options();
+  EXPECT_EQ(seen.k, kDefaultK);
+  EXPECT_FALSE(seen.min_score);
+  EXPECT_FALSE(seen.category);
+  // Boundaries are inclusive.
+  EXPECT_EQ(search_text(R"({"query":"q","k":1,"min_score":1})").status, 200);
+  EXPECT_EQ(search_text(R"({"query":"q","k":20,"min_score":-1})").status, 200);
+}
+
+TEST_F(RouterTest, EmptyResultIsStill200) {
+  HttpResponse r = search_text(R"({"query":"chest","min_score":0.999})");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(body_json(r)["results"].empty());
+  EXPECT_EQ(body_json(r)["min_score"], 0.999);
+}
+
+TEST_F(RouterTest, TextSearchRejectsMalformedBodies) {
+  expect_error(search_text(""), 400, "invalid_argument", "empty");
+  expect_error(search_text("{\"query\": "), 400, "invalid_argument", "not valid JSON");
+  expect_error(search_text("query=chest"), 400, "invalid_argument", "not valid JSON");
+  expect_error(search_text(R"({"query":"a",})"), 400, "invalid_argument", "not valid JSON");
+  expect_error(search_text(R"({"query":"a","k":NaN})"), 400, "invalid_argument", "not valid JSON");
+  expect_error(search_text(R"(["chest"])"), 400, "invalid_argument", "JSON object");
+  expect_error(search_text(R"("chest")"), 400, "invalid_argument", "JSON object");
+  expect_error(search_text(R"({"query":"a","min_scor":0.1})"), 400, "invalid_argument",
+               "unknown field 'min_scor'");
+}
+
+TEST_F(RouterTest, TextSearchValidatesTheQuery) {
+  expect_error(search_text("{}"), 400, "invalid_argument", "missing field 'query'");
+  expect_error(search_text(R"({"query":null})"), 400, "invalid_argument", "missing field 'query'");
+  expect_error(search_text(R"({"query":""})"), 400, "invalid_argument", "must not be empty");
+  expect_error(search_text(R"({"query":" \t\n "})"), 400, "invalid_argument", "must not be empty");
+  expect_error(search_text(R"({"query":42})"), 400, "invalid_argument", "must be a string");
+  expect_error(search_text(R"({"query":["a"]})"), 400, "invalid_argument", "must be a string");
+  // Ill-formed UTF-8, raw or as a lone surrogate escape.
+  expect_error(search_text("{\"query\":\"ch\xff\xfe"
+                           "est\"}"),
+               400, "invalid_argument");
+  expect_error(search_text("{\"query\":\"\xc0\xaf\"}"), 400, "invalid_argument");
+  expect_error(search_text(R"({"query":"\ud800"})"), 400, "invalid_argument");
+  EXPECT_EQ(backend_->search_count(), 0) << "nothing invalid reaches the backend";
+}
+
+TEST_F(RouterTest, TextSearchLimitsQueryLengthInCharacters) {
+  auto query_of = [](const std::string& text) { return json({{"query", text}}).dump(); };
+  EXPECT_EQ(search_text(query_of(std::string(1000, 'a'))).status, 200);
+  expect_error(search_text(query_of(std::string(1001, 'a'))), 400, "invalid_argument",
+               "1001 characters long; the limit is 1000");
+  std::string three_byte;  // 1000 × U+00E9-style two-byte and U+2603 three-byte characters
+  for (int i = 0; i < 1000; ++i) three_byte += "\xe2\x98\x83";
+  EXPECT_EQ(search_text(query_of(three_byte)).status, 200) << "the limit counts code points";
+  expect_error(search_text(query_of(three_byte + "x")), 400, "invalid_argument", "1001");
+
+  make_router(with<RouterOptions>([](auto& o) { o.max_json_bytes = 200; }));
+  expect_error(search_text(query_of(std::string(300, 'a'))), 413, "resource_exhausted",
+               "limited to 200 bytes");
+}
+
+TEST_F(RouterTest, TextSearchValidatesOptionTypesAndRanges) {
+  const char* bad_k[] = {R"("5")", "5.5", "5.0", "0", "21", "-1", "1e30", "99999999999999999999",
+                         "true",   "[5]"};
+  for (const char* k : bad_k) {
+    expect_error(search_text(std::string(R"({"query":"a","k":)") + k + "}"), 400,
+                 "invalid_argument", "k must be an integer between 1 and 20");
+  }
+  for (const char* s : {"1.5", "-2", R"("0.3")", "true", "1e400"}) {
+    HttpResponse r = search_text(std::string(R"({"query":"a","min_score":)") + s + "}");
+    EXPECT_EQ(r.status, 400) << s << " " << r.body;
+  }
+  expect_error(search_text(R"({"query":"a","category":5})"), 400, "invalid_argument",
+               "category must be a string");
+  expect_error(search_text(R"({"query":"a","category":""})"), 400, "invalid_argument",
+               "must not be empty");
+  expect_error(search_text(R"({"query":"a","category":"skull"})"), 400, "invalid_argument",
+               "unknown category 'skull'; the index holds: chest, dental, hand");
+  EXPECT_EQ(backend_->search_count(), 0);
+}
+
+TEST_F(RouterTest, TextSearchNeedsJsonContentType) {
+  HttpRequest r = json_request("/api/search/text", R"({"query":"a"})");
+  r.headers = {{"Content-Type", "text/plain"}};
+  expect_error(handle(r), 415, "unsupported_media_type", "application/json");
+  r.headers.clear();
+  expect_error(handle(r), 415, "unsupported_media_type", "none was given");
+  r.headers = {{"content-type", "Application/JSON; charset=utf-8"}};
+  EXPECT_EQ(handle(r).status, 200);
+}
+
+TEST_F(RouterTest, BackendFailuresMapToStatuses) {
+  const std::vector<std::pair<Status, int>> cases = {
+      {Status::failed_precondition("the model has no tokenizer"), 503},
+      {Status::invalid_argument("bad"), 400},
+      {Status::not_found("gone"), 404},
+      {Status::unsupported("nope"), 415},
+      {Status::resource_exhausted("too big"), 413},
+      {Status::io_error("disk"), 500},
+      {Status::internal("bug"), 500},
+      {Status::unavailable("later"), 503},
+  };
+  for (const auto& [status, http] : cases) {
+    backend_->fail_searches_with(status);
+    HttpResponse r = search_text(R"({"query":"chest"})");
+    expect_error(r, http, std::string(status_code_name(status.code())), status.message());
+  }
+}
+
+TEST_F(RouterTest, ImageSearchReturnsResults) {
+  HttpResponse r = handle(form_request({file_part(png_bytes(32, 32))}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = body_json(r);
+  EXPECT_EQ(j["min_score"], 0.95);
+  EXPECT_EQ(j["query"]["type"], "image");
+  EXPECT_FALSE(j["results"].empty());
+  EXPECT_NE(r.log_detail.find("upload_bytes="), std::string::npos);
+
+  r = handle(form_request({field("k", "2"), field("min_score", "0"), field("category", "chest"),
+                           file_part(jpeg_bytes(20, 20), "q.jpg")}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = body_json(r);
+  EXPECT_EQ(j["results"].size(), 2u);
+  for (const auto& hit : j["results"]) EXPECT_EQ(hit["category"], "chest");
+  EXPECT_EQ(j["min_score"], 0.0);
+
+  // Empty fields, as a browser form sends them, mean the defaults.
+  r = handle(form_request(
+      {field("k", ""), field("min_score", ""), field("category", ""), file_part(png_bytes(8, 8))}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().k, kDefaultK);
+  EXPECT_FALSE(backend_->last_options().category);
+}
+
+TEST_F(RouterTest, ImageSearchValidatesTheForm) {
+  const std::string png = png_bytes(8, 8);
+  expect_error(handle(form_request({})), 400, "invalid_argument", "missing form field 'file'");
+  expect_error(handle(form_request({field("k", "3")})), 400, "invalid_argument", "'file'");
+  expect_error(handle(form_request({file_part("")})), 400, "invalid_argument", "is empty");
+  expect_error(handle(form_request({file_part(png), file_part(png)})), 400, "invalid_argument",
+               "more than once");
+  expect_error(handle(form_request({file_part(png), field("image", "x")})), 400, "invalid_argument",
+               "unknown form field 'image'");
+  for (const char* k : {"abc", "5.0", "0", "21", "-3", " 5", "5 ", "99999999999"}) {
+    expect_error(handle(form_request({file_part(png), field("k", k)})), 400, "invalid_argument",
+                 "k must be an integer");
+  }
+  for (const char* s : {"nan", "NaN", "inf", "-inf", "2", "-1.01", "0.5x", "x"}) {
+    expect_error(handle(form_request({file_part(png), field("min_score", s)})), 400,
+                 "invalid_argument", "min_score");
+  }
+  expect_error(handle(form_request({file_part(png), field("category", "skull")})), 400,
+               "invalid_argument", "unknown category");
+  expect_error(handle(form_request({file_part(png), field("category", "\xff")})), 400,
+               "invalid_argument", "UTF-8");
+  EXPECT_EQ(backend_->search_count(), 0);
+}
+
+TEST_F(RouterTest, ImageSearchRejectsNonImagesWithTheDecodersMessage) {
+  expect_error(handle(form_request({file_part("hello, this is text", "notes.png")})), 400,
+               "invalid_argument", "uploaded file 'notes.png': not an image");
+  expect_error(handle(form_request({file_part("GIF89a\x01\x00\x01\x00\x00\x00\x00", "a.gif")})),
+               415, "unsupported", "uploaded file 'a.gif'");
+  // A PNG whose header is fine but whose data is cut short: the decoder (in the backend) says so.
+  const std::string png = png_bytes(64, 64);
+  HttpResponse truncated =
+      handle(form_request({file_part(png.substr(0, png.size() / 2), "cut.png")}));
+  EXPECT_EQ(truncated.status, 400) << truncated.body;
+  EXPECT_NE(truncated.body.find("uploaded file 'cut.png'"), std::string::npos) << truncated.body;
+  const std::string jpeg = jpeg_bytes(64, 64);
+  HttpResponse cut_jpeg = handle(form_request({file_part(jpeg.substr(0, 40), "cut.jpg")}));
+  EXPECT_GE(cut_jpeg.status, 400);
+  EXPECT_LT(cut_jpeg.status, 500) << cut_jpeg.body;
+}
+
+TEST_F(RouterTest, ImageSearchRefusesDecompressionBombsBeforeDecoding) {
+  // A valid 1x1 PNG whose header then claims 100,000 x 100,000 pixels (CRC fixed up).
+  std::string png = png_bytes(1, 1);
+  for (int offset : {16, 20}) {
+    png[offset] = 0;
+    png[offset + 1] = 0x01;
+    png[offset + 2] = static_cast<char>(0x86);
+    png[offset + 3] = static_cast<char>(0xA0);
+  }
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
+  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<char>((crc >> (24 - 8 * i)) & 0xFF);
+  expect_error(handle(form_request({file_part(png, "bomb.png")})), 413, "resource_exhausted",
+               "uploaded file 'bomb.png'");
+  EXPECT_EQ(backend_->search_count(), 0);
+}
+
+TEST_F(RouterTest, ImageSearchLimitsUploadSize) {
+  make_router(with<RouterOptions>([](auto& o) { o.max_upload_bytes = 1000; }));
+  expect_error(handle(form_request({file_part(std::string(1001, 'x'))})), 413, "resource_exhausted",
+               "the limit is 1000 bytes");
+  HttpRequest wrong_type = form_request({file_part(png_bytes(8, 8))});
+  wrong_type.headers = {{"Content-Type", "application/json"}};
+  expect_error(handle(wrong_type), 415, "unsupported_media_type", "multipart/form-data");
+}
+
+TEST_F(RouterTest, SimilarSearch) {
+  HttpResponse r = handle(json_request("/api/search/similar", R"({"id":1,"k":3,"min_score":0})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = body_json(r);
+  EXPECT_EQ(j["results"].size(), 3u);
+  EXPECT_EQ(j["query"]["type"], "similar");
+  EXPECT_EQ(j["query"]["id"], 1);
+  for (const auto& hit : j["results"]) EXPECT_NE(hit["id"], 1);
+
+  auto similar = [&](const std::string& body) {
+    return handle(json_request("/api/search/similar", body));
+  };
+  expect_error(similar("{}"), 400, "invalid_argument", "missing field 'id'");
+  expect_error(similar(R"({"id":"1"})"), 400, "invalid_argument", "non-negative integer");
+  expect_error(similar(R"({"id":-1})"), 400, "invalid_argument", "non-negative integer");
+  expect_error(similar(R"({"id":1.5})"), 400, "invalid_argument", "non-negative integer");
+  expect_error(similar(R"({"id":18446744073709551615})"), 404, "not_found");
+  expect_error(similar(R"({"id":999})"), 404, "not_found", "999");
+  expect_error(similar(R"({"id":1,"query":"x"})"), 400, "invalid_argument", "unknown field");
+}
+
+}  // namespace
+}  // namespace xrs::testing
