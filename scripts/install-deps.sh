@@ -32,6 +32,9 @@ packages=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pil python3-numpy
   python3-regex  # the tokenizer tests compare with the `regex` module CLIP uses
+  # the DICOM tests compare with pydicom (+ GDCM's Python binding, pydicom's only decoder for
+  # JPEG Lossless here)
+  python3-pydicom python3-gdcm
   # fuzzing and sanitizers
   clang libclang-rt-14-dev
 )
