@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "dataset/config.h"
+
 namespace xrs::app {
 
 int report_error(const Status& status, bool usage) {
@@ -21,6 +23,25 @@ std::string default_model_path() {
   const char* env = std::getenv("XRAY_MODEL");
   if (env != nullptr && *env != '\0') return env;
   return "models/ViT-B-32";
+}
+
+void add_dataset_options(CLI::App& cmd, DatasetCliOptions& options) {
+  cmd.add_option("--categories", options.categories,
+                 "allowed categories, comma-separated (default: chest,dental,hand or the config)")
+      ->delimiter(',');
+  cmd.add_option("--config", options.config,
+                 "dataset rules file (JSON; default DATA_DIR/xray-search.json when present)");
+}
+
+StatusOr<DatasetConfig> dataset_config(const std::string& data_dir, const DatasetCliOptions& o) {
+  StatusOr<DatasetConfig> config =
+      o.config.empty() ? load_dataset_config_for(data_dir) : load_dataset_config(o.config);
+  if (!config.is_ok()) return config.status();
+  if (!o.categories.empty()) {
+    config->categories = o.categories;
+    XRS_RETURN_IF_ERROR(check_dataset_config(*config).with_context("--categories"));
+  }
+  return config;
 }
 
 }  // namespace xrs::app

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "dataset/dataset.h"
 
 namespace xrs::app {
 
@@ -25,11 +26,25 @@ void print_json(const nlohmann::json& j, bool pretty = false);
 // The model used when --model is not given: $XRAY_MODEL, else models/ViT-B-32.
 std::string default_model_path();
 
+// Options shared by the commands that read a dataset.
+struct DatasetCliOptions {
+  std::vector<std::string> categories;  // --categories a,b,c (overrides the config file)
+  std::string config;                   // --config FILE (default: DATA_DIR/xray-search.json)
+};
+void add_dataset_options(CLI::App& cmd, DatasetCliOptions& options);
+// The dataset rules: defaults, then the config file, then --categories.
+StatusOr<DatasetConfig> dataset_config(const std::string& data_dir, const DatasetCliOptions& o);
+
 // Every subcommand registers itself with one of these. Each sets `exit_code` when it runs.
 void setup_embed(CLI::App& app, int& exit_code);
 void setup_tokenize(CLI::App& app, int& exit_code);
 void setup_preprocess(CLI::App& app, int& exit_code);
 void setup_model(CLI::App& app, int& exit_code);
 void setup_bench(CLI::App& app, int& exit_code);
+void setup_validate(CLI::App& app, int& exit_code);
+void setup_index(CLI::App& app, int& exit_code);
+void setup_search(CLI::App& app, int& exit_code);
+void setup_export(CLI::App& app, int& exit_code);
+void setup_serve(CLI::App& app, int& exit_code);
 
 }  // namespace xrs::app

@@ -159,6 +159,10 @@ StatusOr<CatalogInfo> read_info(Db& db) {
   info.model = {meta["model_name"], meta["model_sha256"], static_cast<uint32_t>(dim),
                 meta["preprocessing"]};
   info.catalog_id = meta["catalog_id"];
+  for (const auto& [key, value] : meta) {
+    if (key.rfind(kSettingPrefix, 0) == 0)
+      info.settings[key.substr(sizeof(kSettingPrefix) - 1)] = value;
+  }
   info.created_at = meta["created_at"];
   info.updated_at = meta["updated_at"];
   return info;

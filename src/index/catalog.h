@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,12 @@ struct ImageRecord {
   std::vector<float> embedding;   // dim floats, L2-normalised; empty when not loaded
 };
 
+// Meta keys of settings (CatalogInfo::settings) carry this prefix.
+inline constexpr char kSettingPrefix[] = "setting.";
+// Settings the indexer records for the read side.
+inline constexpr char kSettingDataDir[] = "data_dir";      // absolute dataset folder
+inline constexpr char kSettingModelPath[] = "model_path";  // absolute model path
+
 // The catalog's bookkeeping, read from its meta table.
 struct CatalogInfo {
   ModelIdentity model;
@@ -72,6 +79,8 @@ struct CatalogInfo {
   uint64_t generation = 0;  // +1 per committed transaction that changed something
   std::string created_at;   // ISO 8601 UTC
   std::string updated_at;
+  // Free-form settings of the index's users (name → value), e.g. kSettingDataDir.
+  std::map<std::string, std::string> settings;
 };
 
 // A consistent view (one read transaction) of the whole catalog.
@@ -166,6 +175,8 @@ class Transaction {
   // added_at; record.id, added_at and embedding are ignored. kNotFound when old_name is absent,
   // kAlreadyExists when another image already has record.image_name.
   StatusOr<int64_t> rename(std::string_view old_name, const ImageRecord& record);
+  // Records a setting (CatalogInfo::settings): name of [a-z0-9_], 1-64 characters.
+  Status set_setting(std::string_view name, std::string_view value);
   Status commit();
 
  private:

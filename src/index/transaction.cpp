@@ -187,6 +187,25 @@ StatusOr<int64_t> Transaction::rename(std::string_view old_name, const ImageReco
   return id;
 }
 
+Status Transaction::set_setting(std::string_view key, std::string_view value) {
+  XRS_RETURN_IF_ERROR(check_open());
+  if (key.empty() || key.size() > 64 ||
+      key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string_view::npos) {
+    return Status::invalid_argument("setting name '" + std::string(key) +
+                                    "' is not 1-64 characters of [a-z0-9_]");
+  }
+  Db& db = catalog_->db();
+  XRS_ASSIGN_OR_RETURN(Stmt s,
+                       Stmt::prepare(db,
+                                     "INSERT INTO meta (key, value) VALUES (?, ?) "
+                                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
+  s.bind(1, std::string(kSettingPrefix) + std::string(key));
+  s.bind(2, std::string(value));
+  XRS_RETURN_IF_ERROR(s.run("write setting"));
+  changed_ = true;
+  return Status::ok();
+}
+
 Status Transaction::commit() {
   XRS_RETURN_IF_ERROR(check_open());
   Db& db = catalog_->db();

@@ -32,6 +32,11 @@ inline double json_score(float score) {
   return std::round(static_cast<double>(score) * 1e6) / 1e6;
 }
 
+// The search response document (docs/API.md): results, took_ms, min_score and `query`, the echo
+// of the request that search_query_echo() makes.
+nlohmann::json search_response_document(const SearchResponse& response, nlohmann::json query);
+nlohmann::json search_query_echo(std::string_view type, const SearchOptions& options);
+
 // True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 // The number of code points of well-formed UTF-8 `text`.

@@ -138,31 +138,9 @@ Status read_form_option(const FormPart& part, const SearchBackend& backend,
   return Status::ok();
 }
 
-json options_echo(std::string_view type, const SearchOptions& options) {
-  return {{"type", type},
-          {"k", options.k},
-          {"category", options.category ? json(*options.category) : json(nullptr)}};
-}
-
 HttpResponse search_result(const StatusOr<SearchResponse>& result, json query) {
   if (!result.is_ok()) return error_response(result.status());
-  json results = json::array();
-  for (const SearchHit& hit : result->results) {
-    const std::string url = "/api/images/" + std::to_string(hit.id);
-    results.push_back({{"rank", hit.rank},
-                       {"id", hit.id},
-                       {"image_name", hit.image_name},
-                       {"category", hit.category},
-                       {"score", json_score(hit.score)},
-                       {"url", url},
-                       {"preview_url", url + "/preview"},
-                       {"path", hit.path},
-                       {"source_url", hit.source_url}});
-  }
-  return json_response({{"results", std::move(results)},
-                        {"took_ms", std::round(result->took_ms * 100) / 100},
-                        {"min_score", json_score(result->min_score)},
-                        {"query", std::move(query)}});
+  return json_response(search_response_document(*result, std::move(query)));
 }
 
 }  // namespace
@@ -197,7 +175,7 @@ HttpResponse handle_search_text(const SearchBackend& backend, const RouterOption
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
   HttpResponse response =
-      search_result(backend.search_text(query, search), options_echo("text", search));
+      search_result(backend.search_text(query, search), search_query_echo("text", search));
   response.log_detail = "query_chars=" + std::to_string(chars);
   return response;
 }
@@ -220,7 +198,7 @@ HttpResponse handle_search_similar(const SearchBackend& backend, const RouterOpt
   const int64_t id = it->get<int64_t>();
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
-  json echo = options_echo("similar", search);
+  json echo = search_query_echo("similar", search);
   echo["id"] = id;
   return search_result(backend.search_by_id(id, search), std::move(echo));
 }
@@ -278,7 +256,7 @@ HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptio
                             code == StatusCode::kCorruption || code == StatusCode::kUnsupported ||
                             code == StatusCode::kResourceExhausted;
   HttpResponse response = about_upload ? error_response(result.status().with_context(name))
-                                       : search_result(result, options_echo("image", search));
+                                       : search_result(result, search_query_echo("image", search));
   response.log_detail = "upload_bytes=" + std::to_string(file->content.size());
   return response;
 }

@@ -63,7 +63,7 @@ struct IndexedImage {
 
 struct BackendInfo {
   size_t images = 0;
-  std::string model;  // "<model name> <sha256 prefix>"
+  std::string model;                    // "<model name> <sha256 prefix>"
   std::vector<std::string> categories;  // categories present in the index
 };
 

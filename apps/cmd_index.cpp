@@ -1,0 +1,186 @@
+// xray-search index DATA_DIR --model M --index IDX [--batch N] [--rebuild]
+// Validates, then embeds new and changed images; progress on stderr, a summary at the end.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "clip/clip_model.h"
+#include "clip/ops.h"
+#include "common.h"
+#include "pipeline/indexer.h"
+
+namespace xrs::app {
+
+namespace {
+
+struct IndexCmdOptions {
+  std::string data_dir;
+  std::string model;
+  std::string index_dir;
+  DatasetCliOptions dataset;
+  int batch = 32;
+  int threads = 0;
+  bool rebuild = false;
+  bool json = false;
+};
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_interrupt(int) {
+  g_interrupted.store(true);
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  int t = static_cast<int>(s + 0.5);
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof(buf), "%dh%02dm", t / 3600, t / 60 % 60);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%dm%02ds", t / 60, t % 60);
+  }
+  return buf;
+}
+
+// A progress bar on a terminal; plain lines (at most one per 5 s) otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter() : tty_(::isatty(STDERR_FILENO) == 1) {}
+
+  void operator()(const IndexProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    const char* phase = p.phase == IndexProgress::Phase::kHashing ? "checking" : "embedding";
+    if (p.phase == IndexProgress::Phase::kDone) {
+      if (tty_ && drawn_) std::fputc('\n', stderr);
+      return;
+    }
+    if (tty_) {
+      const int width = 30;
+      const int filled = p.total ? static_cast<int>(width * p.done / p.total) : width;
+      std::string bar(filled, '#');
+      bar.resize(width, '.');
+      std::fprintf(stderr, "\r%-9s [%s] %zu/%zu", phase, bar.c_str(), p.done, p.total);
+      if (p.per_second > 0) {
+        std::fprintf(stderr, "  %.1f img/s  ETA %s   ", p.per_second,
+                     format_duration(p.eta_seconds).c_str());
+      }
+      drawn_ = true;
+      if (p.done == p.total) {
+        std::fputc('\n', stderr);
+        drawn_ = false;
+      }
+      std::fflush(stderr);
+      return;
+    }
+    if (p.done != p.total && now - last_ < std::chrono::seconds(5) && p.done != 0) return;
+    last_ = now;
+    std::fprintf(stderr, "xray-search: %s %zu/%zu", phase, p.done, p.total);
+    if (p.per_second > 0) {
+      std::fprintf(stderr, " (%.1f img/s, ETA %s)", p.per_second,
+                   format_duration(p.eta_seconds).c_str());
+    }
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  bool tty_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+nlohmann::json summary_json(const IndexSummary& s, const std::string& index_dir) {
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const SkippedImage& k : s.skipped) {
+    skipped.push_back({{"image_name", k.image_name}, {"file", k.file}, {"reason", k.reason}});
+  }
+  return {{"index", index_dir},
+          {"added", s.added},
+          {"updated", s.updated},
+          {"renamed", s.renamed},
+          {"metadata", s.metadata},
+          {"removed", s.removed},
+          {"unchanged", s.unchanged},
+          {"total", s.total},
+          {"embedded", s.embedded},
+          {"seconds", s.seconds},
+          {"embed_seconds", s.embed_seconds},
+          {"skipped", skipped}};
+}
+
+int run_index_cmd(const IndexCmdOptions& o) {
+  if (o.threads > 0) set_compute_threads(o.threads);
+  StatusOr<DatasetConfig> config = dataset_config(o.data_dir, o.dataset);
+  if (!config.is_ok()) return report_error(config.status(), true);
+  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
+  if (!model.is_ok()) return report_error(model.status());
+
+  ProgressPrinter printer;
+  IndexOptions options;
+  options.data_dir = o.data_dir;
+  options.index_dir = o.index_dir;
+  options.model_path = o.model;
+  options.batch = o.batch;
+  options.dataset = *config;
+  options.rebuild = o.rebuild;
+  options.cancel = &g_interrupted;
+  options.on_progress = [&printer](const IndexProgress& p) { printer(p); };
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  StatusOr<IndexSummary> summary = run_index(**model, options);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (!summary.is_ok()) return report_error(summary.status());
+  const IndexSummary& s = *summary;
+  if (o.json) {
+    print_json(summary_json(s, o.index_dir), true);
+  } else {
+    std::fprintf(stderr,
+                 "xray-search: index %s: %zu images (%zu added, %zu updated, %zu renamed, %zu "
+                 "metadata changes, %zu removed, %zu unchanged, %zu skipped) in %.1f s",
+                 o.index_dir.c_str(), s.total, s.added, s.updated, s.renamed, s.metadata, s.removed,
+                 s.unchanged, s.skipped.size(), s.seconds);
+    if (s.embedded > 0 && s.embed_seconds > 0) {
+      std::fprintf(stderr, "; embedded %zu at %.1f images/s", s.embedded,
+                   s.embedded / s.embed_seconds);
+    }
+    std::fputc('\n', stderr);
+    for (const SkippedImage& k : s.skipped) {
+      std::fprintf(stderr, "  skipped %s: %s\n",
+                   k.file.empty() ? k.image_name.c_str() : k.file.c_str(), k.reason.c_str());
+    }
+    for (const Problem& w : s.warnings) {
+      std::fprintf(stderr, "  warning: %s\n", w.message.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void setup_index(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<IndexCmdOptions>();
+  o->model = default_model_path();
+  CLI::App* cmd = app.add_subcommand(
+      "index",
+      "Validate a dataset and embed its new or changed images into an index (incremental, "
+      "safe to interrupt)");
+  cmd->add_option("data_dir", o->data_dir, "dataset folder")->required();
+  cmd->add_option("--model,-m", o->model, "model folder or weights file ($XRAY_MODEL)")
+      ->capture_default_str();
+  cmd->add_option("--index", o->index_dir, "index folder (created if absent)")->required();
+  add_dataset_options(*cmd, o->dataset);
+  cmd->add_option("--batch", o->batch, "images per batch")
+      ->check(CLI::Range(1, 512))
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "compute threads (0: all cores)")
+      ->check(CLI::Range(0, 256));
+  cmd->add_flag("--rebuild", o->rebuild,
+                "re-embed everything when the index was built with another model");
+  cmd->add_flag("--json", o->json, "print the summary as JSON on stdout");
+  cmd->callback([o, &exit_code] { exit_code = run_index_cmd(*o); });
+}
+
+}  // namespace xrs::app

@@ -1,0 +1,109 @@
+// xray-search search --index IDX (--text Q | --image FILE | --id N) [--k 5] [--min-score S]
+//                    [--category C] [--include-self] [--model M] [--json]
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "common.h"
+#include "core/file_util.h"
+#include "server/search_json.h"
+#include "service/clip_search_service.h"
+
+namespace xrs::app {
+
+namespace {
+
+struct SearchCmdOptions {
+  std::string index_dir;
+  std::string model;
+  std::string text;
+  std::string image;
+  int64_t id = -1;
+  int k = kDefaultK;
+  double min_score = NAN;
+  std::string category;
+  bool include_self = false;
+  bool json = false;
+};
+
+void print_table(const SearchResponse& r) {
+  if (r.results.empty()) {
+    std::printf("no image scored at or above %.3f (try a lower --min-score)\n", r.min_score);
+    return;
+  }
+  std::printf("%-4s  %-6s  %-8s  %-32s  %s\n", "rank", "score", "category", "image", "path");
+  for (const SearchHit& h : r.results) {
+    std::printf("%-4d  %.4f  %-8s  %-32s  %s\n", h.rank, h.score, h.category.c_str(),
+                h.image_name.c_str(), h.path.c_str());
+  }
+}
+
+int run_search(const SearchCmdOptions& o) {
+  const int queries = !o.text.empty() + !o.image.empty() + (o.id >= 0);
+  if (queries != 1) {
+    return report_error(Status::invalid_argument("give exactly one of --text, --image, --id"),
+                        true);
+  }
+  SearchOptions options;
+  options.k = o.k;
+  if (!std::isnan(o.min_score)) options.min_score = static_cast<float>(o.min_score);
+  if (!o.category.empty()) options.category = o.category;
+  options.exclude_self = !o.include_self;
+  if (Status s = validate_search_options(options); !s.is_ok()) return report_error(s, true);
+
+  SearchServiceOptions service_options;
+  service_options.index_dir = o.index_dir;
+  service_options.model_path = o.model;
+  StatusOr<std::unique_ptr<SearchService>> service = SearchService::open(service_options);
+  if (!service.is_ok()) return report_error(service.status());
+
+  StatusOr<SearchResponse> response = Status::internal("no query");
+  std::string kind;
+  if (!o.text.empty()) {
+    kind = "text";
+    response = (*service)->search_text(o.text, options);
+  } else if (!o.image.empty()) {
+    kind = "image";
+    StatusOr<std::string> bytes = read_file(o.image, uint64_t(1) << 30);
+    if (!bytes.is_ok()) return report_error(bytes.status());
+    response = (*service)->search_image(
+        {reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, options);
+    if (!response.is_ok()) return report_error(response.status().with_context(o.image));
+  } else {
+    kind = "similar";
+    response = (*service)->search_by_id(o.id, options);
+  }
+  if (!response.is_ok()) return report_error(response.status());
+  if (o.json) {
+    std::printf("%s\n", search_response_json(*response, kind, options, 2).c_str());
+  } else {
+    print_table(*response);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void setup_search(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<SearchCmdOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "search", "Find the indexed images most similar to a text or an image (cosine, top-k)");
+  cmd->add_option("--index", o->index_dir, "index folder")->required();
+  cmd->add_option("--text,-t", o->text, "a text query");
+  cmd->add_option("--image,-i", o->image, "an image query (PNG, JPEG, DICOM)");
+  cmd->add_option("--id", o->id, "query with an indexed image's id");
+  cmd->add_option("--k,-k", o->k, "number of results (1-20)")
+      ->check(CLI::Range(1, kMaxK))
+      ->capture_default_str();
+  cmd->add_option("--min-score", o->min_score,
+                  "lowest cosine similarity returned (default 0.25 for text, 0.95 for images)")
+      ->check(CLI::Range(-1.0, 1.0));
+  cmd->add_option("--category,-c", o->category, "only this category");
+  cmd->add_flag("--include-self", o->include_self,
+                "keep the query image in the results when it is itself indexed");
+  cmd->add_option("--model,-m", o->model, "model (default: the one the index was built with)");
+  cmd->add_flag("--json", o->json, "print JSON (the HTTP API's search response)");
+  cmd->callback([o, &exit_code] { exit_code = run_search(*o); });
+}
+
+}  // namespace xrs::app

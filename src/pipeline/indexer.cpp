@@ -1,0 +1,328 @@
+#include "pipeline/indexer.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "clip/ops.h"
+#include "core/sha256.h"
+#include "dataset/report.h"
+#include "dataset/validate.h"
+#include "index/search.h"
+#include "pipeline/plan.h"
+#include "pipeline/prepare_queue.h"
+
+namespace xrs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Bumped whenever decoding or intensity mapping changes what pixels a file gives, so that an
+// index built before the change is not mixed with embeddings made after it.
+constexpr const char* kImagingVersion = "imaging-1";
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string extra_json(const DatasetEntry& e) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : e.extra) j[k] = v;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+StatusOr<FileState> file_state(const std::string& data_dir, const DatasetEntry& entry) {
+  const std::string path = (fs::path(data_dir) / entry.relative_path).string();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::not_found(path + ": cannot stat");
+  FileState f;
+  f.entry = entry;
+  f.size = static_cast<uint64_t>(st.st_size);
+  f.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  f.extra_json = extra_json(entry);
+  XRS_ASSIGN_OR_RETURN(f.sha256, sha256_file(path));
+  return f;
+}
+
+// Removes the files of an index directory that this program writes (and nothing else).
+Status remove_index_files(const std::string& index_dir) {
+  for (const char* name : {"catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm",
+                           "catalog.sqlite-journal", "vectors.faiss"}) {
+    std::error_code ec;
+    fs::remove(fs::path(index_dir) / name, ec);
+    if (ec) return Status::io_error(index_dir + "/" + name + ": " + ec.message());
+  }
+  return Status::ok();
+}
+
+struct Run {
+  const ClipModel& model;
+  const IndexOptions& options;
+  IndexSummary summary;
+  std::unique_ptr<Catalog> catalog;
+  std::vector<FileState> files;
+  std::map<std::string, ImageRecord> existing;  // by name
+
+  bool cancelled() const { return options.cancel != nullptr && options.cancel->load(); }
+  void progress(IndexProgress::Phase phase, size_t done, size_t total, double rate = 0) {
+    if (!options.on_progress) return;
+    IndexProgress p;
+    p.phase = phase;
+    p.done = done;
+    p.total = total;
+    p.per_second = rate;
+    p.eta_seconds = rate > 0 ? double(total - done) / rate : 0;
+    options.on_progress(p);
+  }
+};
+
+Status open_catalog(Run& run, const ModelIdentity& identity) {
+  StatusOr<std::unique_ptr<Catalog>> c = Catalog::open_or_create(run.options.index_dir, identity);
+  if (!c.is_ok() && c.status().code() == StatusCode::kFailedPrecondition && run.options.rebuild) {
+    XRS_RETURN_IF_ERROR(remove_index_files(run.options.index_dir));
+    c = Catalog::open_or_create(run.options.index_dir, identity);
+  }
+  if (!c.is_ok()) {
+    if (c.status().code() == StatusCode::kFailedPrecondition) {
+      return c.status().with_context(
+          "refusing to mix embeddings of two models (use --rebuild "
+          "to re-embed everything with this model, or another --index)");
+    }
+    return c.status();
+  }
+  run.catalog = std::move(c).value();
+  return Status::ok();
+}
+
+Status validate_and_hash(Run& run) {
+  DatasetConfig config = run.options.dataset;
+  config.decode_images = false;
+  ValidationReport report = validate_dataset(run.options.data_dir, config);
+  if (report.fatal()) {
+    return Status::failed_precondition("the dataset cannot be indexed:\n" +
+                                       render_report_text(report));
+  }
+  for (const Problem& p : report.problems) {
+    if (p.severity == Severity::kWarning) {
+      run.summary.warnings.push_back(p);
+    } else {
+      run.summary.skipped.push_back({p.image_name, p.file, p.message});
+    }
+  }
+  const size_t n = report.entries.size();
+  run.progress(IndexProgress::Phase::kHashing, 0, n);
+  for (size_t i = 0; i < n; ++i) {
+    StatusOr<FileState> f = file_state(run.options.data_dir, report.entries[i]);
+    if (!f.is_ok()) {
+      run.summary.skipped.push_back(
+          {report.entries[i].image_name, report.entries[i].relative_path, f.status().message()});
+      continue;
+    }
+    run.files.push_back(std::move(f).value());
+    if ((i + 1) % 64 == 0 || i + 1 == n) run.progress(IndexProgress::Phase::kHashing, i + 1, n);
+  }
+  return Status::ok();
+}
+
+// Records where the images and the model are, for the read side.
+Status record_settings(Run& run) {
+  std::error_code ec;
+  const std::string data_dir = fs::absolute(run.options.data_dir, ec).lexically_normal().string();
+  std::string model_path;
+  if (!run.options.model_path.empty()) {
+    model_path = fs::absolute(run.options.model_path, ec).lexically_normal().string();
+  }
+  XRS_ASSIGN_OR_RETURN(CatalogInfo info, run.catalog->info());
+  auto same = [&](const char* key, const std::string& v) {
+    auto it = info.settings.find(key);
+    return v.empty() || (it != info.settings.end() && it->second == v);
+  };
+  if (same(kSettingDataDir, data_dir) && same(kSettingModelPath, model_path)) return Status::ok();
+  XRS_ASSIGN_OR_RETURN(Transaction txn, run.catalog->begin());
+  XRS_RETURN_IF_ERROR(txn.set_setting(kSettingDataDir, data_dir));
+  if (!model_path.empty()) XRS_RETURN_IF_ERROR(txn.set_setting(kSettingModelPath, model_path));
+  return txn.commit();
+}
+
+// Renames, metadata updates, removals and copies: everything that needs no model, in one
+// transaction.
+Status apply_bookkeeping(Run& run, const IndexPlan& plan) {
+  if (plan.renames.empty() && plan.metadata_updates.empty() && plan.removals.empty() &&
+      plan.copies.empty()) {
+    return Status::ok();
+  }
+  XRS_ASSIGN_OR_RETURN(Transaction txn, run.catalog->begin());
+  auto moved = [&](const std::string& old_name, const FileState& f) -> Status {
+    const ImageRecord& old = run.existing.at(old_name);
+    ImageRecord r = record_for(f);
+    r.width = old.width;
+    r.height = old.height;
+    return txn.rename(old_name, r).status();
+  };
+  for (const auto& [old_name, i] : plan.renames) {
+    XRS_RETURN_IF_ERROR(moved(old_name, run.files[i]));
+    ++run.summary.renamed;
+  }
+  for (size_t i : plan.metadata_updates) {
+    XRS_RETURN_IF_ERROR(moved(run.files[i].entry.image_name, run.files[i]));
+    ++run.summary.metadata;
+  }
+  for (const std::string& name : plan.removals) {
+    XRS_RETURN_IF_ERROR(txn.remove(name));
+    ++run.summary.removed;
+  }
+  for (size_t i : plan.copies) {
+    // Another row holds this content: reuse its embedding.
+    const FileState& f = run.files[i];
+    XRS_ASSIGN_OR_RETURN(std::vector<ImageRecord> same, run.catalog->find_by_sha256(f.sha256));
+    if (same.empty()) return Status::internal("no row holds the content of " + f.entry.image_name);
+    XRS_ASSIGN_OR_RETURN(std::optional<ImageRecord> source,
+                         run.catalog->find_by_name(same.front().image_name, true));
+    if (!source) return Status::internal("row " + same.front().image_name + " vanished");
+    ImageRecord r = record_for(f);
+    r.width = source->width;
+    r.height = source->height;
+    r.embedding = std::move(source->embedding);
+    XRS_RETURN_IF_ERROR(txn.upsert(r).status());
+    ++run.summary.added;
+  }
+  return txn.commit();
+}
+
+// Embeds one representative file per group and stores every file of the group, one catalog
+// transaction per batch.
+Status embed_groups(Run& run, const IndexPlan& plan) {
+  const size_t groups = plan.embed_groups.size();
+  if (groups == 0) return Status::ok();
+  std::vector<std::string> paths;
+  for (const auto& g : plan.embed_groups) {
+    paths.push_back(
+        (fs::path(run.options.data_dir) / run.files[g[0]].entry.relative_path).string());
+  }
+  const ClipHParams& h = run.model.hparams();
+  const int batch = std::max(1, run.options.batch);
+  PrepareQueue queue(std::move(paths), run.options.dataset.decode, run.model.preprocess_config(),
+                     size_t(2) * batch);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t done = 0;
+  run.progress(IndexProgress::Phase::kEmbedding, 0, groups);
+  std::vector<PreparedImage> ready;
+  std::vector<float> pixels, embeddings;
+  while (done < groups) {
+    if (run.cancelled())
+      return Status::cancelled("indexing interrupted; finished batches are kept");
+    ready.clear();
+    while (ready.size() < size_t(batch) && done + ready.size() < groups) {
+      std::optional<PreparedImage> p = queue.next();
+      if (!p) break;
+      ready.push_back(std::move(*p));
+    }
+    // Embed the usable images of this batch in one pass.
+    pixels.clear();
+    std::vector<size_t> usable;
+    for (size_t i = 0; i < ready.size(); ++i) {
+      if (!ready[i].status.is_ok()) continue;
+      usable.push_back(i);
+      pixels.insert(pixels.end(), ready[i].pixels.begin(), ready[i].pixels.end());
+    }
+    embeddings.assign(usable.size() * h.embed_dim, 0.0f);
+    XRS_RETURN_IF_ERROR(
+        run.model.encode_images(pixels, static_cast<int>(usable.size()), embeddings));
+    l2_normalize_rows(embeddings.data(), static_cast<int>(usable.size()), h.embed_dim);
+
+    XRS_ASSIGN_OR_RETURN(Transaction txn, run.catalog->begin());
+    size_t u = 0;
+    for (size_t i = 0; i < ready.size(); ++i) {
+      const PreparedImage& p = ready[i];
+      const std::vector<size_t>& group = plan.embed_groups[p.item];
+      if (!p.status.is_ok()) {
+        for (size_t f : group) {
+          const FileState& file = run.files[f];
+          run.summary.skipped.push_back(
+              {file.entry.image_name, file.entry.relative_path, p.status.message()});
+          // A changed file that no longer decodes must not keep its old embedding.
+          if (run.existing.count(file.entry.image_name)) {
+            XRS_RETURN_IF_ERROR(txn.remove(file.entry.image_name));
+            ++run.summary.removed;
+          }
+        }
+        continue;
+      }
+      const float* e = &embeddings[u++ * h.embed_dim];
+      for (size_t f : group) {
+        ImageRecord r = record_for(run.files[f]);
+        r.sha256 = p.sha256;  // the bytes actually embedded (the file may have changed since)
+        r.width = static_cast<uint32_t>(p.width);
+        r.height = static_cast<uint32_t>(p.height);
+        r.embedding.assign(e, e + h.embed_dim);
+        XRS_RETURN_IF_ERROR(txn.upsert(r).status());
+        if (run.existing.count(r.image_name)) {
+          ++run.summary.updated;
+        } else {
+          ++run.summary.added;
+        }
+      }
+    }
+    XRS_RETURN_IF_ERROR(txn.commit());
+    done += ready.size();
+    run.summary.embedded += usable.size();
+    const double elapsed = seconds_since(t0);
+    run.progress(IndexProgress::Phase::kEmbedding, done, groups,
+                 elapsed > 0 ? double(done) / elapsed : 0);
+  }
+  run.summary.embed_seconds = seconds_since(t0);
+  return Status::ok();
+}
+
+}  // namespace
+
+StatusOr<ModelIdentity> model_identity(const ClipModel& model) {
+  ModelIdentity id;
+  const fs::path weights(model.info().weights_path);
+  id.name = weights.parent_path().filename().string();
+  if (id.name.empty()) id.name = weights.stem().string();
+  XRS_ASSIGN_OR_RETURN(id.weights_sha256, model.weights_sha256());
+  const ClipHParams& h = model.hparams();
+  id.dim = static_cast<uint32_t>(h.embed_dim);
+  char buf[256];
+  std::snprintf(
+      buf, sizeof(buf), "clip-%d-bicubic-centercrop mean=%.8g,%.8g,%.8g std=%.8g,%.8g,%.8g %s",
+      h.image_size, h.mean[0], h.mean[1], h.mean[2], h.std[0], h.std[1], h.std[2], kImagingVersion);
+  id.preprocessing = buf;
+  return id;
+}
+
+StatusOr<IndexSummary> run_index(const ClipModel& model, const IndexOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  XRS_ASSIGN_OR_RETURN(ModelIdentity identity, model_identity(model));
+  Run run{model, options, {}, nullptr, {}, {}};
+  // Validate before touching the index: an unusable dataset changes nothing.
+  XRS_RETURN_IF_ERROR(validate_and_hash(run));
+  XRS_RETURN_IF_ERROR(open_catalog(run, identity));
+  XRS_ASSIGN_OR_RETURN(std::vector<ImageRecord> rows, run.catalog->list());
+  for (ImageRecord& r : rows) run.existing.emplace(r.image_name, r);
+  const IndexPlan plan = plan_index(rows, run.files);
+  run.summary.unchanged = plan.unchanged;
+  XRS_RETURN_IF_ERROR(record_settings(run));
+  XRS_RETURN_IF_ERROR(apply_bookkeeping(run, plan));
+  XRS_RETURN_IF_ERROR(embed_groups(run, plan));
+  XRS_ASSIGN_OR_RETURN(uint64_t total, run.catalog->count());
+  run.summary.total = total;
+  // An approximate vector index is derived from the catalog: build and save it now rather than
+  // at the first query.
+  if (choose_index_kind(total, VectorIndexOptions{}) != IndexKind::kExact) {
+    XRS_RETURN_IF_ERROR(IndexReader::open(options.index_dir).status());
+  }
+  run.summary.seconds = seconds_since(t0);
+  run.progress(IndexProgress::Phase::kDone, total, total);
+  return run.summary;
+}
+
+}  // namespace xrs

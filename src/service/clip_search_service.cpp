@@ -1,0 +1,153 @@
+#include "service/clip_search_service.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "clip/ops.h"
+#include "core/sha256.h"
+#include "imaging/decode.h"
+#include "pipeline/indexer.h"
+
+namespace xrs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string setting(const CatalogInfo& info, const std::string& key) {
+  auto it = info.settings.find(key);
+  return it == info.settings.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchServiceOptions& options) {
+  auto s = std::unique_ptr<SearchService>(new SearchService());
+  XRS_ASSIGN_OR_RETURN(s->index_, IndexReader::open(options.index_dir));
+  const CatalogInfo& info = s->index_->catalog_info();
+  std::string model_path = options.model_path;
+  if (model_path.empty()) model_path = setting(info, kSettingModelPath);
+  if (model_path.empty()) {
+    return Status::failed_precondition(options.index_dir +
+                                       ": the index does not record its model; pass --model");
+  }
+  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(model_path);
+  if (!model.is_ok()) {
+    return model.status().with_context("loading the model of index " + options.index_dir);
+  }
+  s->model_ = std::move(model).value();
+  XRS_ASSIGN_OR_RETURN(ModelIdentity identity, model_identity(*s->model_));
+  XRS_RETURN_IF_ERROR(s->index_->check_model(identity).with_context(options.index_dir));
+  s->data_dir_ = options.data_dir.empty() ? setting(info, kSettingDataDir) : options.data_dir;
+  s->model_label_ = identity.name + " " + identity.weights_sha256.substr(0, 12);
+  s->decode_ = options.decode;
+  for (const ImageRecord& r : s->index_->images()) s->id_by_sha256_.emplace(r.sha256, r.id);
+  return s;
+}
+
+BackendInfo SearchService::info() const {
+  BackendInfo b;
+  b.images = index_->size();
+  b.model = model_label_;
+  b.categories = index_->categories();
+  return b;
+}
+
+StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> embedding,
+                                                         float min_score,
+                                                         const SearchOptions& options,
+                                                         std::optional<int64_t> exclude_id) const {
+  SearchRequest request;
+  request.k = options.k;
+  request.min_score = options.min_score.value_or(min_score);
+  request.category = options.category;
+  request.exclude_id = exclude_id;
+  XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> found, index_->search(embedding, request));
+  SearchResponse response;
+  response.min_score = request.min_score;
+  for (SearchResult& r : found) {
+    SearchHit h;
+    h.rank = r.rank;
+    h.id = r.id;
+    h.image_name = std::move(r.image_name);
+    h.category = std::move(r.category);
+    h.score = r.score;
+    h.path = std::move(r.relative_path);
+    h.source_url = std::move(r.source_url);
+    response.results.push_back(std::move(h));
+  }
+  return response;
+}
+
+StatusOr<SearchResponse> SearchService::search_text(std::string_view query,
+                                                    const SearchOptions& options) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  XRS_RETURN_IF_ERROR(validate_search_options(options));
+  if (query.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Status::invalid_argument("the text query is empty");
+  }
+  XRS_ASSIGN_OR_RETURN(std::vector<float> e, model_->embed_text(query));
+  XRS_ASSIGN_OR_RETURN(SearchResponse r,
+                       search_embedding(e, kDefaultTextMinScore, options, std::nullopt));
+  r.took_ms = ms_since(t0);
+  return r;
+}
+
+StatusOr<SearchResponse> SearchService::search_image(std::span<const uint8_t> image_bytes,
+                                                     const SearchOptions& options) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  XRS_RETURN_IF_ERROR(validate_search_options(options));
+  if (image_bytes.empty()) return Status::invalid_argument("the query image is empty");
+  StatusOr<Image> image = decode_image(image_bytes, decode_);
+  if (!image.is_ok()) {
+    return Status(image.status().code() == StatusCode::kResourceExhausted
+                      ? StatusCode::kResourceExhausted
+                      : StatusCode::kInvalidArgument,
+                  "the query image cannot be used: " + image.status().message());
+  }
+  XRS_ASSIGN_OR_RETURN(std::vector<float> e, model_->embed_image(*image));
+  std::optional<int64_t> self;
+  if (options.exclude_self) {
+    auto it = id_by_sha256_.find(
+        sha256_hex({reinterpret_cast<const char*>(image_bytes.data()), image_bytes.size()}));
+    if (it != id_by_sha256_.end()) self = it->second;
+  }
+  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, kDefaultImageMinScore, options, self));
+  r.took_ms = ms_since(t0);
+  return r;
+}
+
+StatusOr<SearchResponse> SearchService::search_by_id(int64_t id,
+                                                     const SearchOptions& options) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  XRS_RETURN_IF_ERROR(validate_search_options(options));
+  XRS_ASSIGN_OR_RETURN(std::vector<float> e, index_->embedding(id));
+  std::optional<int64_t> self;
+  if (options.exclude_self) self = id;
+  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, kDefaultImageMinScore, options, self));
+  r.took_ms = ms_since(t0);
+  return r;
+}
+
+StatusOr<IndexedImage> SearchService::image(int64_t id) const {
+  const ImageRecord* r = index_->find(id);
+  if (r == nullptr) return Status::not_found("no indexed image has id " + std::to_string(id));
+  if (data_dir_.empty()) {
+    return Status::failed_precondition("the index does not record where its images are");
+  }
+  IndexedImage out;
+  out.id = r->id;
+  out.image_name = r->image_name;
+  out.category = r->category;
+  out.absolute_path = (fs::path(data_dir_) / r->relative_path).string();
+  out.source_url = r->source_url;
+  out.width = static_cast<int>(r->width);
+  out.height = static_cast<int>(r->height);
+  return out;
+}
+
+}  // namespace xrs

@@ -1,0 +1,64 @@
+// SearchService: the SearchBackend over a CLIP model and an index directory.
+//
+//   auto service = SearchService::open("idx");        // model path recorded in the index
+//   service->search_text("PA chest radiograph", {});
+//
+// Opening loads the index (catalog rows + vector index) once and the model the index was built
+// with (or `model_path`, which must be the same model: same weights SHA-256). Immutable
+// afterwards; every method is safe to call from many threads at once.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "clip/clip_model.h"
+#include "imaging/decode.h"
+#include "index/search.h"
+#include "service/search_service.h"
+
+namespace xrs {
+
+struct SearchServiceOptions {
+  std::string index_dir;
+  // The model to embed queries with; empty: the model path recorded in the index.
+  std::string model_path;
+  // Where the indexed files are; empty: the data directory recorded in the index.
+  std::string data_dir;
+  // Limits for decoding uploaded query images.
+  DecodeOptions decode;
+};
+
+class SearchService final : public SearchBackend {
+ public:
+  static StatusOr<std::unique_ptr<SearchService>> open(const SearchServiceOptions& options);
+
+  BackendInfo info() const override;
+  StatusOr<SearchResponse> search_text(std::string_view query,
+                                       const SearchOptions& options) const override;
+  StatusOr<SearchResponse> search_image(std::span<const uint8_t> image_bytes,
+                                        const SearchOptions& options) const override;
+  StatusOr<SearchResponse> search_by_id(int64_t id, const SearchOptions& options) const override;
+  StatusOr<IndexedImage> image(int64_t id) const override;
+
+  // The same searches with a query image already decoded, or an embedding already computed
+  // (L2-normalised, model dim).
+  StatusOr<SearchResponse> search_embedding(std::span<const float> embedding, float min_score,
+                                            const SearchOptions& options,
+                                            std::optional<int64_t> exclude_id) const;
+
+  const ClipModel& model() const { return *model_; }
+  const IndexReader& index() const { return *index_; }
+
+ private:
+  SearchService() = default;
+
+  std::unique_ptr<ClipModel> model_;
+  std::shared_ptr<const IndexReader> index_;
+  std::string data_dir_;
+  std::string model_label_;
+  DecodeOptions decode_;
+  std::map<std::string, int64_t> id_by_sha256_;  // exclude-self for uploaded images
+};
+
+}  // namespace xrs
