@@ -23,6 +23,8 @@ packages=(
   libopenblas-dev
   # imaging
   libturbojpeg0-dev libpng-dev zlib1g-dev libgdcm-dev
+  # Debian's GDCM CMake config names its command-line tools; without them every configure warns
+  libgdcm-tools
   # tokenizer
   libutf8proc-dev
   # glue
