@@ -145,6 +145,13 @@ Status check_size(int rows, int columns, uint64_t frames, const DecodeLimits& li
 
 // Everything in DicomInfo, checked against the rules in dicom.h (single frame size only).
 StatusOr<DicomInfo> parse_info(const DicomFile& file, const DecodeLimits& limits) {
+  // Checked first: a file cut at an element boundary would otherwise blame whichever field is
+  // missing.
+  if (!file.pixels.present) {
+    return dicom_error(StatusCode::kCorruption,
+                       "no Pixel Data (7FE0,0010): the data set ends without it (truncated, or "
+                       "not an image)");
+  }
   const DicomDataSet& ds = file.data;
   DicomInfo info;
   info.transfer_syntax_uid = file.transfer_syntax_uid;
@@ -363,8 +370,6 @@ StatusOr<DicomPixels> decode_pixels(std::span<const uint8_t> bytes, const Decode
   DicomPixels result;
   XRS_ASSIGN_OR_RETURN(result.info, parse_info(file, options.limits));
   const DicomInfo& info = result.info;
-  if (!file.pixels.present)
-    return dicom_error(StatusCode::kCorruption, "no Pixel Data (7FE0,0010)");
   if (info.frames > 1 && !options.dicom_first_frame) {
     return dicom_error(
         StatusCode::kUnsupported,

@@ -96,7 +96,7 @@ struct DicomInfo {
 };
 
 // Reads the header (everything before Pixel Data) and checks it against the rules above and
-// `limits`, without decompressing anything. Does not check that Pixel Data is present.
+// `limits`, without decompressing anything. Pixel Data must be present; its value is not read.
 StatusOr<DicomInfo> read_dicom_info(std::span<const uint8_t> bytes, const DecodeLimits& limits);
 
 // Frame 0 after steps 1-2: values.pixels are rows * columns floats, row-major, top row first.

@@ -168,8 +168,9 @@ class Parser {
       Header h;
       XRS_RETURN_IF_ERROR(read_header(implicit, h));
       if (h.tag == kSequenceDelimiter && !end) return Status::ok();
-      if (h.tag != kItem)
+      if (h.tag != kItem) {
         return corrupt(h, "is not an item inside sequence " + tag_name(sequence.tag));
+      }
       DicomDataSet item;
       if (h.length == kUndefinedLength) {
         XRS_RETURN_IF_ERROR(read_data_set(limit, implicit, depth + 1, false, item, true));

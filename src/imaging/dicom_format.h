@@ -5,7 +5,8 @@
 // asserts (aborting the process) on ordinary damage such as a file cut short inside its header.
 // This reader checks every length against the bytes present and reports damage as a Status;
 // GDCM only ever sees compressed pixel data that this reader has delimited. Why our own RLE:
-// it is twenty lines, and GDCM's writes one byte at a time through a std::ostream (~3x slower).
+// it is forty lines, and GDCM's writes one byte at a time through a std::ostream (169 ms vs
+// 10 ms on a 1760 x 1760 radiograph).
 //
 // Accepted: preamble + "DICM", a group 0002 meta header (explicit VR little endian), then the
 // data set in Implicit VR Little Endian, Explicit VR Little Endian, or any encapsulated
@@ -88,7 +89,10 @@ Status decode_dicom_rle(std::span<const uint8_t> fragment, size_t pixel_count, i
 
 // What a compressed frame's own header declares: JPEG (any SOFn, including JPEG-LS SOF55) or
 // JPEG 2000 (SIZ). dicom.cpp compares it with the DICOM header before GDCM decodes anything,
-// because GDCM's JPEG 2000 path corrupts the heap when the two disagree (seen under ASan).
+// because GDCM's JPEG 2000 path frees memory it does not own when the two disagree (seen under
+// ASan), and GDCM asserts when libjpeg warns while reading a JPEG header, so this walk refuses
+// what libjpeg would warn about (bytes between segments, unknown JFIF version or Adobe
+// transform).
 struct CodestreamHeader {
   int width = 0;
   int height = 0;
