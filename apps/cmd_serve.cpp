@@ -50,10 +50,11 @@ int run_serve(ServeOptions o) {
   if (!service.is_ok()) return report_error(service.status());
   const BackendInfo info = (*service)->info();
   std::fprintf(stderr, "xray-search: %zu images, model %s\n", info.images, info.model.c_str());
+  // Scripts (make demo, the browser tests) wait for this line on stdout.
   o.server.on_listening = [&o](const std::string& host, int port) {
-    std::fprintf(stderr, "xray-search: serving on http://%s:%d/%s\n", host.c_str(), port,
-                 o.server.api_token.empty() ? "" : " (API token required)");
-    std::fflush(stderr);
+    std::printf("xray-search: listening on http://%s:%d%s\n", host.c_str(), port,
+                o.server.api_token.empty() ? "" : " (API token required)");
+    std::fflush(stdout);
   };
   Status s = serve(**service, o.server);
   if (!s.is_ok()) return report_error(s);
