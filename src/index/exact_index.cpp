@@ -23,7 +23,7 @@ class ExactIndex final : public VectorIndex {
   std::string describe() const override { return "exact"; }
 
  private:
-  Status do_search(const float* queries, size_t nq, const SearchOptions& options,
+  Status do_search(const float* queries, size_t nq, const VectorSearchOptions& options,
                    std::optional<size_t> exclude_row,
                    std::vector<std::vector<Hit>>& out) const override {
     exact_search(matrix_.data(), size(), dim(), ids().data(), queries, nq, options, exclude_row,
@@ -42,7 +42,7 @@ class ExactIndex final : public VectorIndex {
 }  // namespace
 
 void exact_search(const float* matrix, size_t rows, size_t dim, const int64_t* ids,
-                  const float* queries, size_t nq, const SearchOptions& options,
+                  const float* queries, size_t nq, const VectorSearchOptions& options,
                   std::optional<size_t> exclude_row, std::vector<std::vector<Hit>>& out) {
   const RowFilter allowed = make_row_filter(options, exclude_row);
   const int d = static_cast<int>(dim);

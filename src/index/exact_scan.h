@@ -73,7 +73,8 @@ struct RowFilter {
   }
 };
 
-inline RowFilter make_row_filter(const SearchOptions& options, std::optional<size_t> exclude_row) {
+inline RowFilter make_row_filter(const VectorSearchOptions& options,
+                                 std::optional<size_t> exclude_row) {
   return {options.allow, exclude_row.value_or(SIZE_MAX)};
 }
 
@@ -81,7 +82,7 @@ inline RowFilter make_row_filter(const SearchOptions& options, std::optional<siz
 // ids are ids[0..rows): sgemv for one query, blocked sgemm for several. Appends one result list
 // per query to `out`.
 void exact_search(const float* matrix, size_t rows, size_t dim, const int64_t* ids,
-                  const float* queries, size_t nq, const SearchOptions& options,
+                  const float* queries, size_t nq, const VectorSearchOptions& options,
                   std::optional<size_t> exclude_row, std::vector<std::vector<Hit>>& out);
 
 std::unique_ptr<VectorIndex> make_exact_index(std::vector<int64_t> ids, FloatMatrix matrix);

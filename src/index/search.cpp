@@ -110,7 +110,7 @@ StatusOr<std::vector<SearchResult>> IndexReader::search(std::span<const float> q
   const double inv = 1.0 / std::sqrt(sum);
   for (float& v : normalised) v = static_cast<float>(v * inv);
 
-  SearchOptions options;
+  VectorSearchOptions options;
   options.k = static_cast<size_t>(request.k);
   options.min_score = request.min_score;
   options.exclude_id = request.exclude_id;

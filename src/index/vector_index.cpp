@@ -57,7 +57,7 @@ std::optional<size_t> VectorIndex::row_of(int64_t id) const {
 }
 
 StatusOr<std::vector<Hit>> VectorIndex::search(std::span<const float> query,
-                                               const SearchOptions& options) const {
+                                               const VectorSearchOptions& options) const {
   if (query.size() != dim_) {
     return Status::invalid_argument("query has " + std::to_string(query.size()) +
                                     " values, the index has dim " + std::to_string(dim_));
@@ -67,7 +67,7 @@ StatusOr<std::vector<Hit>> VectorIndex::search(std::span<const float> query,
 }
 
 StatusOr<std::vector<std::vector<Hit>>> VectorIndex::search_batch(
-    std::span<const float> queries, const SearchOptions& options) const {
+    std::span<const float> queries, const VectorSearchOptions& options) const {
   if (queries.empty() || queries.size() % dim_ != 0) {
     return Status::invalid_argument("queries hold " + std::to_string(queries.size()) +
                                     " values, not a positive multiple of dim " +

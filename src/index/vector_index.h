@@ -54,7 +54,7 @@ class RowBitset {
   std::vector<uint64_t> words_;
 };
 
-struct SearchOptions {
+struct VectorSearchOptions {
   size_t k = 5;  // >= 1; more than size() returns at most size() hits
   float min_score = -std::numeric_limits<float>::infinity();  // keep hits with score >= this
   const RowBitset* allow = nullptr;   // rows allowed (size() bits); null allows every row
@@ -65,8 +65,8 @@ enum class IndexKind { kExact, kHnsw, kIvf };
 std::string_view index_kind_name(IndexKind kind);  // "exact", "hnsw", "ivf"
 StatusOr<IndexKind> parse_index_kind(std::string_view name);
 
-// Past this many vectors an exact search costs over ~40 ms on one core's memory bandwidth
-// (N * dim * 4 bytes streamed per query), so the automatic choice switches to IVF.
+// An exact search streams N * dim * 4 bytes per query: past this many 512-d vectors that is over
+// ~40 ms here (memory bandwidth), so the automatic choice switches to IVF.
 inline constexpr size_t kAutoApproximateThreshold = 250000;
 
 struct HnswParams {
@@ -106,11 +106,11 @@ class VectorIndex {
   // One query of dim() floats. kInvalidArgument when query.size() != dim(), k == 0, min_score
   // is NaN, or options.allow has the wrong size; kInternal if FAISS throws.
   StatusOr<std::vector<Hit>> search(std::span<const float> query,
-                                    const SearchOptions& options) const;
+                                    const VectorSearchOptions& options) const;
   // nq queries, row-major nq x dim (queries.size() == nq * dim(), nq >= 1); result i answers
   // query i. Same errors as search().
   StatusOr<std::vector<std::vector<Hit>>> search_batch(std::span<const float> queries,
-                                                       const SearchOptions& options) const;
+                                                       const VectorSearchOptions& options) const;
   // Copies the stored vector of `id` into out (dim() floats). kNotFound for an unknown id.
   Status copy_vector(int64_t id, std::span<float> out) const;
 
@@ -119,7 +119,7 @@ class VectorIndex {
 
  private:
   // Called with validated arguments; `exclude_row` is the row of options.exclude_id, if present.
-  virtual Status do_search(const float* queries, size_t nq, const SearchOptions& options,
+  virtual Status do_search(const float* queries, size_t nq, const VectorSearchOptions& options,
                            std::optional<size_t> exclude_row,
                            std::vector<std::vector<Hit>>& out) const = 0;
   virtual Status do_copy_vector(size_t row, float* out) const = 0;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "index_test_data.h"
 #include "support/test_paths.h"
@@ -190,6 +191,24 @@ TEST(CatalogTest, BadRecordsAreRejectedAndTheTransactionGoesOn) {
   ASSERT_TRUE(tx.upsert(make_record("ok.png", "chest", unit(1))).is_ok());
   ASSERT_TRUE(tx.commit().is_ok());
   EXPECT_EQ(catalog->count().value(), 1u);
+}
+
+TEST(CatalogTest, SettingsRoundTrip) {
+  std::string dir = testing::scratch_dir("catalog_settings");
+  {
+    auto catalog = create(dir);
+    auto tx = catalog->begin().value();
+    ASSERT_TRUE(tx.set_setting(kSettingDataDir, "/data/xray").is_ok());
+    ASSERT_TRUE(tx.set_setting("model_path", "/models/a").is_ok());
+    ASSERT_TRUE(tx.set_setting("model_path", "/models/b").is_ok());  // replaced
+    EXPECT_EQ(tx.set_setting("Bad-Name", "x").code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(tx.set_setting("", "x").code(), StatusCode::kInvalidArgument);
+    ASSERT_TRUE(tx.commit().is_ok());
+  }
+  auto info = Catalog::open(dir, Catalog::Mode::kReadOnly).value()->info().value();
+  EXPECT_EQ(info.settings, (std::map<std::string, std::string>{{"data_dir", "/data/xray"},
+                                                               {"model_path", "/models/b"}}));
+  EXPECT_EQ(info.generation, 1u);
 }
 
 TEST(CatalogTest, ModelMismatchIsRefused) {

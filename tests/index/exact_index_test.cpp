@@ -72,7 +72,7 @@ TEST(ExactIndexTest, EqualsBruteForceOnRandomData) {
     for (size_t k : {1, 5, 20, 100}) {
       for (double min_score : {-2.0, 0.0, 0.2}) {
         for (bool filtered : {false, true}) {
-          SearchOptions o;
+          VectorSearchOptions o;
           o.k = k;
           o.min_score = static_cast<float>(min_score);
           if (filtered) {
@@ -112,7 +112,7 @@ TEST(ExactIndexTest, TiesAreOrderedByIdAndBatchEqualsSingle) {
   auto index = build_vector_index(make_set(ids, data, dim), exact()).value();
   const size_t nq = 9;
   std::vector<float> queries(data.begin(), data.begin() + nq * dim);
-  SearchOptions o;
+  VectorSearchOptions o;
   o.k = 25;
   o.min_score = 0.25f;
   auto batch = index->search_batch(queries, o).value();
@@ -135,7 +135,7 @@ TEST(ExactIndexTest, KLargerThanIndexAndEmptyIndex) {
   std::vector<int64_t> ids(n);
   for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int64_t>(i) + 1;
   auto index = build_vector_index(make_set(ids, data, dim), exact()).value();
-  SearchOptions o;
+  VectorSearchOptions o;
   o.k = 50;
   auto hits = index->search({data.data(), dim}, o).value();
   ASSERT_EQ(hits.size(), n);
@@ -159,7 +159,7 @@ TEST(ExactIndexTest, InvalidArgumentsAreRejected) {
   for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int64_t>(i);
   auto index = build_vector_index(make_set(ids, data, dim), exact()).value();
   std::vector<float> q(data.begin(), data.begin() + dim);
-  SearchOptions o;
+  VectorSearchOptions o;
   EXPECT_EQ(index->search({data.data(), dim + 1}, o).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(index->search_batch({data.data(), dim + 1}, o).status().code(),
             StatusCode::kInvalidArgument);

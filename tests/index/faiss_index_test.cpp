@@ -47,7 +47,7 @@ const VectorIndex& built(IndexKind kind) {
 }
 
 // Mean recall@k of `index` against the brute-force reference, with an optional filter.
-double recall(const VectorIndex& index, const SearchOptions& o) {
+double recall(const VectorIndex& index, const VectorSearchOptions& o) {
   size_t found = 0, wanted = 0;
   for (size_t q = 0; q < kQueries; ++q) {
     const float* query = &data().queries[q * kDim];
@@ -68,7 +68,7 @@ class FaissIndexTest : public ::testing::TestWithParam<IndexKind> {};
 TEST_P(FaissIndexTest, RecallAtTenOnClusteredData) {
   const VectorIndex& index = built(GetParam());
   ASSERT_EQ(index.kind(), GetParam());
-  SearchOptions o;
+  VectorSearchOptions o;
   o.k = kK;
   double r = recall(index, o);
   std::cout << index_kind_name(GetParam()) << " recall@10 = " << r << "\n";
@@ -82,7 +82,7 @@ TEST_P(FaissIndexTest, FiltersAndThresholdAreObeyed) {
     if (r % 2 == 0) half.set(r);
     if (r % 100 == 0) rare.set(r);  // 1% of rows: below the approximate search's reach
   }
-  SearchOptions o;
+  VectorSearchOptions o;
   o.k = kK;
   o.allow = &half;
   double r_half = recall(*index, o);
@@ -124,7 +124,7 @@ TEST_P(FaissIndexTest, SmallIndexKLargerThanNAndCopyVector) {
   VectorIndexOptions o;
   o.kind = GetParam();
   auto index = build_vector_index(make_set(ids, data().vectors, kDim), o).value();
-  SearchOptions s;
+  VectorSearchOptions s;
   s.k = 500;
   const float* query = data().queries.data();
   auto hits = index->search({query, kDim}, s).value();
@@ -144,7 +144,7 @@ TEST_P(FaissIndexTest, SmallIndexKLargerThanNAndCopyVector) {
 
 TEST_P(FaissIndexTest, SharedByManyThreads) {
   const VectorIndex& index = built(GetParam());
-  SearchOptions o;
+  VectorSearchOptions o;
   o.k = kK;
   std::vector<std::vector<Hit>> expected;
   for (size_t q = 0; q < 50; ++q) {

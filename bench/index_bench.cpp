@@ -1,0 +1,232 @@
+// Vector search benchmark; prints one JSON document on stdout.
+//
+//   index_bench [--exact-n 100000] [--dim 512] [--queries 50] [--approx-n 1000000]
+//               [--kinds ivf,hnsw] [--clusters 1000] [--spread 1.0]
+//
+// exact: ExactIndex::search over exact-n x dim vs one cblas_sgemv over the same matrix (the
+//        memory-bandwidth floor), medians over the queries, and their ratio.
+// approximate: for each kind, build time, median ms per single query and recall@10 against exact
+//        search, over approx-n clustered vectors (a Gaussian mixture on the unit sphere: `clusters`
+//        random centres, point = normalise(centre + spread * gaussian / sqrt(dim)), queries drawn
+//        from the same mixture).
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "index/vector_index.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// splitmix64 + Box-Muller: fast, deterministic normal samples.
+struct Gaussian {
+  uint64_t state;
+  double spare = 0;
+  bool has_spare = false;
+  explicit Gaussian(uint64_t seed) : state(seed) {}
+  double uniform() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (static_cast<double>((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
+  }
+  float operator()() {
+    if (has_spare) {
+      has_spare = false;
+      return static_cast<float>(spare);
+    }
+    double r = std::sqrt(-2 * std::log(uniform())), t = 2 * M_PI * uniform();
+    spare = r * std::sin(t);
+    has_spare = true;
+    return static_cast<float>(r * std::cos(t));
+  }
+};
+
+void normalise(float* v, size_t dim) {
+  double s = 0;
+  for (size_t i = 0; i < dim; ++i) s += static_cast<double>(v[i]) * v[i];
+  const double inv = 1 / std::sqrt(s);
+  for (size_t i = 0; i < dim; ++i) v[i] = static_cast<float>(v[i] * inv);
+}
+
+struct Mixture {
+  size_t dim, clusters;
+  float spread;
+  std::vector<float> centres;
+  Mixture(size_t d, size_t c, float s) : dim(d), clusters(c), spread(s), centres(c * d) {
+    Gaussian g(1);
+    for (float& v : centres) v = g();
+    for (size_t c0 = 0; c0 < c; ++c0) normalise(&centres[c0 * d], d);
+  }
+  // Fills rows x dim floats at out; the same seed gives the same rows.
+  void sample(float* out, size_t rows, uint64_t seed) const {
+    Gaussian g(seed);
+    const float scale = spread / std::sqrt(static_cast<float>(dim));
+    for (size_t r = 0; r < rows; ++r) {
+      const float* c = &centres[(static_cast<size_t>(g.uniform() * clusters) % clusters) * dim];
+      for (size_t i = 0; i < dim; ++i) out[r * dim + i] = c[i] + scale * g();
+      normalise(out + r * dim, dim);
+    }
+  }
+  xrs::EmbeddingSet set(size_t rows, uint64_t seed) const {
+    xrs::EmbeddingSet s;
+    s.vectors = xrs::FloatMatrix::allocate(rows, dim).value();
+    sample(s.vectors.data(), rows, seed);
+    s.ids.resize(rows);
+    for (size_t i = 0; i < rows; ++i) s.ids[i] = static_cast<int64_t>(i) + 1;
+    return s;
+  }
+};
+
+std::string exact_section(const Mixture& mix, size_t n, const std::vector<float>& queries,
+                          size_t nq) {
+  const size_t dim = mix.dim;
+  xrs::EmbeddingSet set = mix.set(n, 7);
+  xrs::FloatMatrix baseline = xrs::FloatMatrix::allocate(n, dim).value();
+  std::memcpy(baseline.data(), set.vectors.data(), n * dim * sizeof(float));
+  xrs::VectorIndexOptions options;
+  options.kind = xrs::IndexKind::kExact;
+  auto index = xrs::build_vector_index(std::move(set), options).value();
+  std::vector<float> scores(n);
+  std::vector<double> sgemv_ms, search_ms;
+  xrs::VectorSearchOptions so;
+  so.k = 10;
+  // Interleaved, so that both see the same machine load; one warm-up round first.
+  for (size_t q = 0; q <= nq; ++q) {
+    const float* query = &queries[(q % nq) * dim];
+    auto t0 = Clock::now();
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(dim), 1.0f,
+                baseline.data(), static_cast<int>(dim), query, 1, 0.0f, scores.data(), 1);
+    double a = ms_since(t0);
+    t0 = Clock::now();
+    auto hits = index->search({query, dim}, so).value();
+    double b = ms_since(t0);
+    if (q > 0) {
+      sgemv_ms.push_back(a);
+      search_ms.push_back(b);
+    }
+  }
+  std::ostringstream o;
+  o << "{\"n\": " << n << ", \"dim\": " << dim << ", \"queries\": " << nq
+    << ", \"sgemv_ms_median\": " << median(sgemv_ms)
+    << ", \"search_ms_median\": " << median(search_ms)
+    << ", \"ratio\": " << median(search_ms) / median(sgemv_ms) << "}";
+  return o.str();
+}
+
+std::string approximate_section(const Mixture& mix, size_t n, const std::vector<float>& queries,
+                                size_t nq, const std::vector<std::string>& kinds) {
+  const size_t dim = mix.dim;
+  const size_t k = 10;
+  // Ground truth and the exact baseline at this size; the exact index is freed before the
+  // approximate ones are built (the data is regenerated from its seed).
+  std::vector<std::set<int64_t>> truth(nq);
+  std::vector<double> exact_ms;
+  {
+    xrs::VectorIndexOptions options;
+    options.kind = xrs::IndexKind::kExact;
+    auto exact = xrs::build_vector_index(mix.set(n, 11), options).value();
+    xrs::VectorSearchOptions so;
+    so.k = k;
+    for (size_t q = 0; q < nq; ++q) {
+      auto t0 = Clock::now();
+      auto hits = exact->search({&queries[q * dim], dim}, so).value();
+      exact_ms.push_back(ms_since(t0));
+      for (const auto& h : hits) truth[q].insert(h.id);
+    }
+  }
+  std::ostringstream o;
+  o << "{\"n\": " << n << ", \"dim\": " << dim << ", \"queries\": " << nq
+    << ", \"exact_ms_median\": " << median(exact_ms) << ", \"indexes\": [";
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    xrs::VectorIndexOptions options;
+    options.kind = xrs::parse_index_kind(kinds[i]).value();
+    xrs::EmbeddingSet set = mix.set(n, 11);
+    auto t0 = Clock::now();
+    auto index = xrs::build_vector_index(std::move(set), options);
+    double build_s = ms_since(t0) / 1000;
+    if (!index.is_ok()) {
+      std::fprintf(stderr, "index_bench: %s\n", index.status().to_string().c_str());
+      std::exit(1);
+    }
+    xrs::VectorSearchOptions so;
+    so.k = k;
+    std::vector<double> ms;
+    size_t found = 0;
+    for (size_t q = 0; q < nq; ++q) {
+      auto t1 = Clock::now();
+      auto hits = (*index)->search({&queries[q * dim], dim}, so).value();
+      ms.push_back(ms_since(t1));
+      for (const auto& h : hits) found += truth[q].count(h.id);
+    }
+    o << (i ? ", " : "") << "{\"index\": \"" << (*index)->describe()
+      << "\", \"build_s\": " << build_s << ", \"ms_per_query_median\": " << median(ms)
+      << ", \"recall_at_10\": " << static_cast<double>(found) / static_cast<double>(nq * k) << "}";
+  }
+  o << "]}";
+  return o.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t exact_n = 100000, dim = 512, nq = 50, approx_n = 1000000, clusters = 1000;
+  float spread = 1.0f;
+  std::string kinds_arg = "ivf,hnsw";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--exact-n")
+      exact_n = std::stoul(value);
+    else if (flag == "--dim")
+      dim = std::stoul(value);
+    else if (flag == "--queries")
+      nq = std::stoul(value);
+    else if (flag == "--approx-n")
+      approx_n = std::stoul(value);
+    else if (flag == "--kinds")
+      kinds_arg = value;
+    else if (flag == "--clusters")
+      clusters = std::stoul(value);
+    else if (flag == "--spread")
+      spread = std::stof(value);
+    else {
+      std::fprintf(stderr, "index_bench: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  std::vector<std::string> kinds;
+  for (std::stringstream ss(kinds_arg); std::getline(ss, kinds_arg, ',');) {
+    if (!kinds_arg.empty()) kinds.push_back(kinds_arg);
+  }
+  Mixture mix(dim, clusters, spread);
+  std::vector<float> queries(nq * dim);
+  mix.sample(queries.data(), nq, 99);
+  std::string exact = exact_n > 0 ? exact_section(mix, exact_n, queries, nq) : "null";
+  std::string approx =
+      approx_n > 0 ? approximate_section(mix, approx_n, queries, nq, kinds) : "null";
+  std::printf(
+      "{\"openblas_threads\": %d, \"clusters\": %zu, \"spread\": %g,\n \"exact\": %s,\n"
+      " \"approximate\": %s}\n",
+      openblas_get_num_threads(), clusters, static_cast<double>(spread), exact.c_str(),
+      approx.c_str());
+  return 0;
+}
