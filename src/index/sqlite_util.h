@@ -81,7 +81,6 @@ class Stmt {
   int64_t column_int(int col) const;
   std::string column_text(int col) const;
   std::span<const std::byte> column_blob(int col) const;
-  bool column_is_null(int col) const;
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
