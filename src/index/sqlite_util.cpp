@@ -175,8 +175,4 @@ std::span<const std::byte> Stmt::column_blob(int col) const {
   return {static_cast<const std::byte*>(p), static_cast<size_t>(n)};
 }
 
-bool Stmt::column_is_null(int col) const {
-  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
-}
-
 }  // namespace xrs::index_internal
