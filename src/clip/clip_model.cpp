@@ -17,19 +17,17 @@ namespace {
 constexpr int kMaxPerPass = 32;
 
 // Runs fn(begin, end) over [0, n) split into one contiguous part per compute thread, each part
-// single-threaded inside (gemm sees the parallel region). A batch of one runs on the calling
-// thread and gemm parallelises its products instead.
+// single-threaded inside (products inside a part run inline). A batch of one runs on the
+// calling thread and gemm splits its products instead.
 template <typename Fn>
 void for_each_part(int n, Fn fn) {
-  const int parts = std::min(n, compute_threads());
+  const int parts = std::min(n, available_threads());
   if (parts <= 1) {
     fn(0, n);
     return;
   }
-#pragma omp parallel for num_threads(parts) schedule(static)
-  for (int p = 0; p < parts; ++p) {
-    fn(int(int64_t(n) * p / parts), int(int64_t(n) * (p + 1) / parts));
-  }
+  parallel_for(parts,
+               [&](int p) { fn(int(int64_t(n) * p / parts), int(int64_t(n) * (p + 1) / parts)); });
 }
 
 }  // namespace

@@ -1,21 +1,14 @@
 #include "clip/ops.h"
 
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define XRS_HAVE_AVX2 1
 #endif
-
-extern "C" {
-// OpenBLAS's thread control (declared in its cblas.h on Debian; repeated for other BLASes).
-void openblas_set_num_threads(int num_threads);
-}
 
 namespace xrs {
 
@@ -80,40 +73,38 @@ void small_m_gemm(int M, int n0, int n1, int K, float alpha, const float* A, int
 void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
           bool trans_b, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
-  const int threads = omp_in_parallel() ? 1 : compute_threads();
+  // available_threads() also makes sure BLAS itself runs single-threaded.
+  const int threads = available_threads();
+  const int parts = double(M) * N * K < kParallelGemmMacs ? 1 : threads;
   if (M <= kSmallM && trans_b) {
-    const int parts = double(M) * N * K < kParallelGemmMacs ? 1 : threads;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-    for (int t = 0; t < parts; ++t) {
+    parallel_for(parts, [&](int t) {
       small_m_gemm(M, int(int64_t(N) * t / parts), int(int64_t(N) * (t + 1) / parts), K, alpha, A,
                    lda, B, ldb, beta, C, ldc);
-    }
+    });
     return;
   }
-  if (threads <= 1 || double(M) * N * K < kParallelGemmMacs) {
+  if (parts <= 1) {
     sgemm(M, N, K, alpha, A, lda, B, ldb, trans_b, beta, C, ldc);
     return;
   }
   // Split the larger output dimension into one block per thread (columns in multiples of 16 so
   // that each block keeps whole BLAS micro-tiles).
   if (N >= M) {
-    const int block = ((N + threads - 1) / threads + 15) / 16 * 16;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int t = 0; t < threads; ++t) {
+    const int block = ((N + parts - 1) / parts + 15) / 16 * 16;
+    parallel_for(parts, [&](int t) {
       const int n0 = t * block, n1 = std::min(N, n0 + block);
-      if (n0 >= n1) continue;
+      if (n0 >= n1) return;
       const float* Bt = trans_b ? B + size_t(n0) * ldb : B + n0;
       sgemm(M, n1 - n0, K, alpha, A, lda, Bt, ldb, trans_b, beta, C + n0, ldc);
-    }
+    });
   } else {
-    const int block = (M + threads - 1) / threads;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int t = 0; t < threads; ++t) {
+    const int block = (M + parts - 1) / parts;
+    parallel_for(parts, [&](int t) {
       const int m0 = t * block, m1 = std::min(M, m0 + block);
-      if (m0 >= m1) continue;
+      if (m0 >= m1) return;
       sgemm(m1 - m0, N, K, alpha, A + size_t(m0) * lda, lda, B, ldb, trans_b, beta,
             C + size_t(m0) * ldc, ldc);
-    }
+    });
   }
 }
 
@@ -129,24 +120,6 @@ void gemm_reference(int M, int N, int K, float alpha, const float* A, int lda, c
       C[i * ldc + j] = static_cast<float>(alpha * acc) + prev;
     }
   }
-}
-
-namespace {
-std::atomic<int> g_compute_threads{0};  // 0: not set yet → all cores
-}  // namespace
-
-void set_compute_threads(int threads) {
-  openblas_set_num_threads(1);
-  g_compute_threads.store(std::max(1, threads));
-}
-
-int compute_threads() {
-  int t = g_compute_threads.load();
-  if (t == 0) {
-    set_compute_threads(omp_get_num_procs());
-    t = g_compute_threads.load();
-  }
-  return t;
 }
 
 namespace {

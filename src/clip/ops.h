@@ -6,24 +6,18 @@
 
 #include <cstddef>
 
+#include "clip/compute_pool.h"
 #include "clip/hparams.h"
 
 namespace xrs {
 
 // C[M, N] = alpha * A[M, K] · op(B) + beta * C, where op(B) = B[N, K]^T when trans_b (the
 // nn.Linear weight layout) and B[K, N] otherwise. lda/ldb/ldc are row strides in floats.
-// Large products are split over compute_threads() unless already inside a parallel region.
+// Large products are split over the compute pool (compute_pool.h) unless already inside a part.
 void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
           bool trans_b, float beta, float* C, int ldc);
 void gemm_reference(int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                     int ldb, bool trans_b, float beta, float* C, int ldc);
-
-// Threads: the engine owns them. BLAS always runs single-threaded in its caller's thread; the
-// engine parallelises above it with OpenMP, over images of a batch (ClipModel) or, for one
-// sequence, over column blocks of each large product (gemm). Process-wide; the apps set it once
-// at start-up (default: all cores).
-void set_compute_threads(int threads);
-int compute_threads();
 
 // y[r, :] = LayerNorm(x[r, :]) * gamma + beta for `rows` rows of `width` (biased variance).
 // x and y may alias. Strides are in floats.

@@ -25,8 +25,8 @@ class SafetensorsArchive final : public TensorArchive {
 
 StatusOr<DType> parse_dtype(const std::string& s) {
   static const std::pair<const char*, DType> kNames[] = {
-      {"F32", DType::kF32}, {"F16", DType::kF16}, {"BF16", DType::kBF16}, {"F64", DType::kF64},
-      {"I64", DType::kI64}, {"I32", DType::kI32}, {"I16", DType::kI16},   {"I8", DType::kI8},
+      {"F32", DType::kF32}, {"F16", DType::kF16},  {"BF16", DType::kBF16}, {"F64", DType::kF64},
+      {"I64", DType::kI64}, {"I32", DType::kI32},  {"I16", DType::kI16},   {"I8", DType::kI8},
       {"U8", DType::kU8},   {"BOOL", DType::kBool}};
   for (const auto& [name, dtype] : kNames) {
     if (s == name) return dtype;
@@ -36,7 +36,8 @@ StatusOr<DType> parse_dtype(const std::string& s) {
 
 Status SafetensorsArchive::parse(const std::string& path) {
   path_ = path;
-  XRS_ASSIGN_OR_RETURN(file_, MappedFile::open(path));
+  // Every byte is a weight the model will read: map it in now, not during the first inference.
+  XRS_ASSIGN_OR_RETURN(file_, MappedFile::open(path, /*populate=*/true));
   const size_t size = file_.size();
   if (size < 8) {
     return Status::corruption(path + ": " + std::to_string(size) +

@@ -117,7 +117,7 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
   return Status::ok();
 }
 
-StatusOr<MappedFile> MappedFile::open(const std::string& path) {
+StatusOr<MappedFile> MappedFile::open(const std::string& path, bool populate) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status(path, errno);
   FdCloser closer(fd);
@@ -128,7 +128,7 @@ StatusOr<MappedFile> MappedFile::open(const std::string& path) {
   f.path_ = path;
   f.size_ = static_cast<size_t>(st.st_size);
   if (f.size_ == 0) return f;
-  void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
   if (p == MAP_FAILED) return errno_status(path, errno, "mmap");
   f.data_ = static_cast<const std::byte*>(p);
   return f;

@@ -27,7 +27,9 @@ StatusOr<uint64_t> file_size(const std::string& path);
 // A read-only private mapping of a whole file. An empty file maps to an empty span.
 class MappedFile {
  public:
-  static StatusOr<MappedFile> open(const std::string& path);
+  // `populate`: read the whole file into memory now (MAP_POPULATE) rather than page by page on
+  // first touch; for files that will be read entirely (model weights).
+  static StatusOr<MappedFile> open(const std::string& path, bool populate = false);
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;
