@@ -13,6 +13,8 @@ threads=${XRS_BENCH_THREADS:-2}
 if [ ! -f "$model/open_clip_model.safetensors" ]; then
   echo "bench: writing random ViT-B/32 weights to $model" >&2
   /usr/bin/python3 "$shared/tools/make_random_clip.py" "$model" --arch ViT-B/32 >&2
+  # A tokenizer beside the weights lets the same folder serve text queries (scripts/load-test.sh).
+  cp "$shared/fixtures/clip/vocab.json" "$shared/fixtures/clip/merges.txt" "$model/"
 fi
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for ((i = 1; i <= rounds; i++)); do

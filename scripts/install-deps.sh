@@ -32,7 +32,7 @@ packages=(
   # index
   libsqlite3-dev libfaiss-dev
   # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pil python3-numpy
+  googletest libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pil python3-numpy wrk
   python3-regex  # the tokenizer tests compare with the `regex` module CLIP uses
   # the DICOM tests compare with pydicom (+ GDCM's Python binding, pydicom's only decoder for
   # JPEG Lossless here)
