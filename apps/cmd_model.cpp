@@ -76,6 +76,7 @@ void setup_model(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   info->add_flag("--json", o->json, "print JSON");
   info->callback([o, &exit_code] { exit_code = run_model_info(*o); });
+  add_model_fetch_commands(*cmd, exit_code);
 }
 
 }  // namespace xrs::app

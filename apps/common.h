@@ -40,6 +40,10 @@ void setup_embed(CLI::App& app, int& exit_code);
 void setup_tokenize(CLI::App& app, int& exit_code);
 void setup_preprocess(CLI::App& app, int& exit_code);
 void setup_model(CLI::App& app, int& exit_code);
+// `model fetch` and `model verify` (cmd_model_fetch.cpp), added to the `model` command.
+void add_model_fetch_commands(CLI::App& model_cmd, int& exit_code);
+// `dataset fetch` (cmd_dataset_fetch.cpp).
+void setup_dataset(CLI::App& app, int& exit_code);
 void setup_bench(CLI::App& app, int& exit_code);
 void setup_validate(CLI::App& app, int& exit_code);
 void setup_index(CLI::App& app, int& exit_code);

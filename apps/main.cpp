@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "xray-search 0.1.0");
   app.require_subcommand(1);
   int exit_code = kExitOk;
+  setup_dataset(app, exit_code);
   setup_validate(app, exit_code);
   setup_index(app, exit_code);
   setup_search(app, exit_code);
