@@ -18,6 +18,14 @@ if(XRS_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# libFuzzer builds (fuzz/, docs/FUZZING.md): every library gets the fuzzer's coverage
+# instrumentation and the sanitizers the fuzz targets run with; only the targets link libFuzzer.
+if(XRS_FUZZ AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 function(xrs_set_target_options target)
   target_compile_options(${target} PRIVATE ${XRS_WARNING_FLAGS})
 endfunction()

@@ -133,7 +133,8 @@ class Parser {
     while (true) {
       field_too_long_ = false;
       std::string field;
-      if (s_[pos_] == '"') {
+      // After a ',' at the very end of the text, pos_ == size: the last field is empty.
+      if (pos_ < s_.size() && s_[pos_] == '"') {
         if (!parse_quoted(field)) return;
       } else {
         parse_unquoted(field);
