@@ -21,6 +21,8 @@ struct SearchCmdOptions {
   int64_t id = -1;
   int k = kDefaultK;
   double min_score = NAN;
+  // Which options were given (an empty --text or a NaN --min-score is given, and refused).
+  bool has_text = false, has_image = false, has_id = false, has_min_score = false;
   std::string category;
   bool include_self = false;
   bool json = false;
@@ -39,14 +41,14 @@ void print_table(const SearchResponse& r) {
 }
 
 int run_search(const SearchCmdOptions& o) {
-  const int queries = !o.text.empty() + !o.image.empty() + (o.id >= 0);
+  const int queries = o.has_text + o.has_image + o.has_id;
   if (queries != 1) {
     return report_error(Status::invalid_argument("give exactly one of --text, --image, --id"),
                         true);
   }
   SearchOptions options;
   options.k = o.k;
-  if (!std::isnan(o.min_score)) options.min_score = static_cast<float>(o.min_score);
+  if (o.has_min_score) options.min_score = static_cast<float>(o.min_score);
   if (!o.category.empty()) options.category = o.category;
   options.exclude_self = !o.include_self;
   if (Status s = validate_search_options(options); !s.is_ok()) return report_error(s, true);
@@ -59,10 +61,10 @@ int run_search(const SearchCmdOptions& o) {
 
   StatusOr<SearchResponse> response = Status::internal("no query");
   std::string kind;
-  if (!o.text.empty()) {
+  if (o.has_text) {
     kind = "text";
     response = (*service)->search_text(o.text, options);
-  } else if (!o.image.empty()) {
+  } else if (o.has_image) {
     kind = "image";
     StatusOr<std::string> bytes = read_file(o.image, uint64_t(1) << 30);
     if (!bytes.is_ok()) return report_error(bytes.status());
@@ -89,21 +91,28 @@ void setup_search(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "search", "Find the indexed images most similar to a text or an image (cosine, top-k)");
   cmd->add_option("--index", o->index_dir, "index folder")->required();
-  cmd->add_option("--text,-t", o->text, "a text query");
-  cmd->add_option("--image,-i", o->image, "an image query (PNG, JPEG, DICOM)");
-  cmd->add_option("--id", o->id, "query with an indexed image's id");
+  CLI::Option* text = cmd->add_option("--text,-t", o->text, "a text query");
+  CLI::Option* image = cmd->add_option("--image,-i", o->image, "an image query (PNG, JPEG, DICOM)");
+  CLI::Option* id = cmd->add_option("--id", o->id, "query with an indexed image's id");
   cmd->add_option("--k,-k", o->k, "number of results (1-20)")
       ->check(CLI::Range(1, kMaxK))
       ->capture_default_str();
-  cmd->add_option("--min-score", o->min_score,
-                  "lowest cosine similarity returned (default 0.25 for text, 0.95 for images)")
-      ->check(CLI::Range(-1.0, 1.0));
+  CLI::Option* min_score =
+      cmd->add_option("--min-score", o->min_score,
+                      "lowest cosine similarity returned (default 0.25 for text, 0.95 for images)")
+          ->check(CLI::Range(-1.0, 1.0));
   cmd->add_option("--category,-c", o->category, "only this category");
   cmd->add_flag("--include-self", o->include_self,
                 "keep the query image in the results when it is itself indexed");
   cmd->add_option("--model,-m", o->model, "model (default: the one the index was built with)");
   cmd->add_flag("--json", o->json, "print JSON (the HTTP API's search response)");
-  cmd->callback([o, &exit_code] { exit_code = run_search(*o); });
+  cmd->callback([=, &exit_code] {
+    o->has_text = text->count() > 0;
+    o->has_image = image->count() > 0;
+    o->has_id = id->count() > 0;
+    o->has_min_score = min_score->count() > 0;  // NaN passes CLI::Range; the service refuses it
+    exit_code = run_search(*o);
+  });
 }
 
 }  // namespace xrs::app

@@ -125,6 +125,9 @@ StatusOr<SearchResponse> SearchService::search_by_id(int64_t id,
                                                      const SearchOptions& options) const {
   const auto t0 = std::chrono::steady_clock::now();
   XRS_RETURN_IF_ERROR(validate_search_options(options));
+  if (index_->find(id) == nullptr) {
+    return Status::not_found("no indexed image has id " + std::to_string(id));
+  }
   XRS_ASSIGN_OR_RETURN(std::vector<float> e, index_->embedding(id));
   std::optional<int64_t> self;
   if (options.exclude_self) self = id;
