@@ -75,8 +75,19 @@ StatusOr<ModelFetchResult> fetch_model(const ModelSpec& spec, const std::string&
                                        const ModelFetchOptions& options,
                                        const DownloadProgressCallback& progress) {
   std::error_code ec;
+  const bool created = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) return Status::io_error(dir + ": cannot create the model folder: " + ec.message());
+  // A folder this call created and left empty is removed on failure, so that scripts that test
+  // for the folder's presence do not mistake it for a model.
+  struct RemoveIfEmpty {
+    const std::string& dir;
+    bool armed;
+    ~RemoveIfEmpty() {
+      std::error_code e;
+      if (armed && fs::is_empty(dir, e)) fs::remove(dir, e);
+    }
+  } cleanup{dir, created};
   ModelFetchResult result;
   result.dir = dir;
   result.manifest_path = (fs::path(dir) / kModelManifestName).string();
@@ -112,6 +123,7 @@ StatusOr<ModelFetchResult> fetch_model(const ModelSpec& spec, const std::string&
     XRS_RETURN_IF_ERROR(write_model_manifest(result.manifest_path, manifest));
     result.files.push_back(std::move(out));
   }
+  cleanup.armed = false;
   return result;
 }
 

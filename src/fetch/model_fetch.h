@@ -102,13 +102,14 @@ struct ModelFetchResult {
   std::vector<ModelFetchFile> files;  // in ModelSpec order
 };
 
-// Fetches every file of `spec` into `dir` (created when missing). A file already present is kept
-// when it matches the pinned hash or the manifest's recorded one, and adopted (its hash
-// recorded) when nothing is known about it, e.g. after the user copied it there by hand; a file
-// that does not match is downloaded again. Fails at the first file that cannot be fetched, with
-// download_file()'s status; when the network is the problem (kUnavailable) the message also
-// lists every file still missing, with its URL, destination and SHA-256, so that it can be put
-// there by hand. kFailedPrecondition when `dir` holds another model's manifest (without force).
+// Fetches every file of `spec` into `dir` (created when missing; removed again when the call
+// fails before anything is in it). A file already present is kept when it matches the pinned
+// hash or the manifest's recorded one, and adopted (its hash recorded) when nothing is known
+// about it, e.g. after the user copied it there by hand; a file that does not match is
+// downloaded again. Fails at the first file that cannot be fetched, with download_file()'s
+// status; when the network is the problem (kUnavailable) the message also lists every file
+// still missing, with its URL, destination and SHA-256, so that it can be put there by hand.
+// kFailedPrecondition when `dir` holds another model's manifest (without force).
 StatusOr<ModelFetchResult> fetch_model(const ModelSpec& spec, const std::string& dir,
                                        const ModelFetchOptions& options,
                                        const DownloadProgressCallback& progress = {});

@@ -134,7 +134,7 @@ TEST(ModelFetch, PinnedHashMismatchFailsWithoutAFile) {
 }
 
 TEST(ModelFetch, UnreachableServerSaysWhatToPutWhere) {
-  const std::string dir = xrs::testing::scratch_dir("model_fetch_offline");
+  const std::string dir = xrs::testing::scratch_dir("model_fetch_offline") + "/vit";
   StatusOr<ModelSpec> known = find_known_model("ViT-B/32");
   ASSERT_TRUE(known.is_ok());
   ModelSpec spec = from_mirror(*known, "https://127.0.0.1:1/clip");
@@ -143,6 +143,7 @@ TEST(ModelFetch, UnreachableServerSaysWhatToPutWhere) {
   StatusOr<ModelFetchResult> r = fetch_model(spec, dir, o);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(testing::exists(dir));  // created by the call, left empty: removed
   const std::string& m = r.status().message();
   for (const ModelFileSpec& f : spec.files) {
     EXPECT_NE(m.find(f.url), std::string::npos) << m;

@@ -1,0 +1,48 @@
+# xray-search in a container: build on Debian 12, run on Debian 12 slim.
+#
+#   docker build -t xray-search .
+#   docker run --rm -p 8080:8080 -v "$PWD/index:/index:ro" xray-search
+#
+# docs/DEPLOYMENT.md has the whole story (models, datasets, indexing inside the container).
+# The runtime package list is checked against the binary's shared libraries by
+# scripts/check-docker-libs.sh; keep the two in step.
+
+# ---- build -------------------------------------------------------------------------------------
+FROM debian:12 AS build
+WORKDIR /src
+# The dependency script first, so that its layer is cached while the sources change.
+COPY scripts/install-deps.sh scripts/install-deps.sh
+RUN scripts/install-deps.sh --no-browser --no-peer && rm -rf /var/lib/apt/lists/*
+COPY . .
+# x86-64 with AVX2 (Intel Haswell / AMD Zen and later) by default; for older CPUs build with
+# --build-arg XRS_CMAKE_FLAGS=-DXRS_AVX2=OFF.
+ARG XRS_CMAKE_FLAGS="-DXRS_AVX2=ON"
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DXRS_BUILD_TESTS=OFF -DXRS_BUILD_BENCH=OFF ${XRS_CMAKE_FLAGS} \
+    && cmake --build /build --target xray-search \
+    && strip /build/apps/xray-search
+
+# ---- runtime -----------------------------------------------------------------------------------
+FROM debian:12-slim AS runtime
+# Shared libraries of the binary (scripts/check-docker-libs.sh), plus ca-certificates for
+# `model fetch` / `dataset fetch` over https and curl for the HEALTHCHECK.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        libcurl4 libsqlite3-0 libopenblas0-pthread libutf8proc2 libgomp1 libpng16-16 zlib1g \
+        libturbojpeg0 libgdcm3.0 libssl3 libcpp-httplib0.11 libstdc++6 libgcc-s1 \
+        ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /build/apps/xray-search /usr/local/bin/xray-search
+# The model `index`, `embed` and `bench` use when --model is not given.
+ENV XRAY_MODEL=/models/ViT-B-32
+RUN useradd --system --uid 10001 --create-home --home-dir /home/xray xray \
+    && mkdir -p /models /data /index \
+    && chown xray:xray /models /data /index
+USER xray
+WORKDIR /home/xray
+VOLUME ["/models", "/data", "/index"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:8080/api/health || exit 1
+ENTRYPOINT ["xray-search"]
+CMD ["serve", "--index", "/index", "--host", "0.0.0.0", "--port", "8080"]
