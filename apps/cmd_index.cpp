@@ -30,8 +30,18 @@ struct IndexCmdOptions {
 
 std::atomic<bool> g_interrupted{false};
 
-extern "C" void on_interrupt(int) {
-  g_interrupted.store(true);
+// The first interrupt lets the current batch finish (it is committed, nothing is lost); a second
+// one ends the process at once through the default action (the catalog is still consistent:
+// every batch is one transaction). Only async-signal-safe calls here.
+extern "C" void on_interrupt(int sig) {
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  static const char kMessage[] =
+      "\nxray-search: interrupted; finishing the current batch (interrupt again to stop now)\n";
+  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
 }
 
 std::string format_duration(double s) {
@@ -112,7 +122,13 @@ nlohmann::json summary_json(const IndexSummary& s, const std::string& index_dir)
 
 int run_index_cmd(const IndexCmdOptions& o) {
   if (o.threads > 0) set_compute_threads(o.threads);
-  StatusOr<DatasetConfig> config = dataset_config(o.data_dir, o.dataset);
+  // A rules file that cannot be used is a failure naming the file; only a bad --categories
+  // value is a usage error.
+  DatasetCliOptions file_only = o.dataset;
+  file_only.categories.clear();
+  StatusOr<DatasetConfig> config = dataset_config(o.data_dir, file_only);
+  if (!config.is_ok()) return report_error(config.status());
+  config = dataset_config(o.data_dir, o.dataset);
   if (!config.is_ok()) return report_error(config.status(), true);
   StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
   if (!model.is_ok()) return report_error(model.status());

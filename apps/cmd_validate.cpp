@@ -1,5 +1,6 @@
 // xray-search validate DATA_DIR [--categories a,b,c] [--config FILE] [--no-decode] [--json]
 // Exit 0 when valid, 1 when not (every problem is listed), 2 for a usage error.
+#include <cstdio>
 #include <memory>
 
 #include "common.h"
@@ -18,11 +19,7 @@ struct ValidateOptions {
   bool json = false;
 };
 
-int run_validate(const ValidateOptions& o) {
-  StatusOr<DatasetConfig> config = dataset_config(o.data_dir, o.dataset);
-  if (!config.is_ok()) return report_error(config.status(), true);
-  config->decode_images = !o.no_decode;
-  ValidationReport report = validate_dataset(o.data_dir, *config);
+int print_report(const ValidateOptions& o, const ValidationReport& report) {
   if (o.json) {
     std::printf("%s\n", render_report_json(report, 2).c_str());
   } else {
@@ -34,6 +31,33 @@ int run_validate(const ValidateOptions& o) {
                  report.error_count(), report.warning_count());
   }
   return report.valid() ? kExitOk : kExitFailure;
+}
+
+// The report of a dataset whose rules file cannot be used: that one dataset-scope problem.
+ValidationReport config_problem(const ValidateOptions& o, const Status& status) {
+  ValidationReport report;
+  report.data_dir = o.data_dir;
+  Problem p;
+  p.code = "invalid_config";
+  p.severity = Severity::kError;
+  p.scope = ProblemScope::kDataset;
+  p.file = o.dataset.config.empty() ? std::string(kDatasetConfigFileName) : o.dataset.config;
+  p.message = status.message();
+  report.problems.push_back(std::move(p));
+  return report;
+}
+
+int run_validate(const ValidateOptions& o) {
+  // The rules file belongs to the dataset: one that cannot be used makes the dataset invalid
+  // (exit 1, reported like any other problem); only a bad --categories value is a usage error.
+  DatasetCliOptions file_only = o.dataset;
+  file_only.categories.clear();
+  StatusOr<DatasetConfig> config = dataset_config(o.data_dir, file_only);
+  if (!config.is_ok()) return print_report(o, config_problem(o, config.status()));
+  config = dataset_config(o.data_dir, o.dataset);
+  if (!config.is_ok()) return report_error(config.status(), true);
+  config->decode_images = !o.no_decode;
+  return print_report(o, validate_dataset(o.data_dir, *config));
 }
 
 }  // namespace

@@ -118,6 +118,8 @@ Status validate_and_hash(Run& run) {
   const size_t n = report.entries.size();
   run.progress(IndexProgress::Phase::kHashing, 0, n);
   for (size_t i = 0; i < n; ++i) {
+    // Hashing a large dataset takes a while: stop promptly, before the index is touched.
+    if (run.cancelled()) return Status::cancelled("indexing interrupted; the index is unchanged");
     StatusOr<FileState> f = file_state(run.options.data_dir, report.entries[i]);
     if (!f.is_ok()) {
       run.summary.skipped.push_back(

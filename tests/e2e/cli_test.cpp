@@ -356,6 +356,33 @@ TEST_F(CliTest, ValidateListsEveryProblem) {
   EXPECT_EQ(s["skipped"].size(), 6u);  // one entry per problem
 }
 
+TEST_F(CliTest, ABrokenRulesFileMakesTheDatasetInvalid) {
+  testing::DatasetCopy data = testing::make_dataset_copy("cli-rules", 1);
+  testing::write_bytes(data.dir() + "/xray-search.json", R"({"categories": 5})");
+  ProcessResult r = run_cli({"validate", data.dir()});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_TRUE(contains(r.err, "invalid_config") && contains(r.err, "xray-search.json")) << r.err;
+  r = run_cli({"validate", data.dir(), "--json"});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  const nlohmann::json report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["valid"], false);
+  EXPECT_EQ(report["fatal"], true);
+  ASSERT_EQ(report["problems"].size(), 1u);
+  EXPECT_EQ(report["problems"][0]["code"], "invalid_config");
+  EXPECT_EQ(report["problems"][0]["file"], "xray-search.json");
+
+  const std::string idx = testing::scratch_dir("cli-rules-index") + "/idx";
+  r = run_cli({"index", data.dir(), "--model", testing::tiny_model_dir(), "--index", idx});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_TRUE(contains(r.err, "xray-search: error: ") && contains(r.err, "xray-search.json"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(idx));
+  // A bad value on the command line stays a usage error.
+  std::filesystem::remove(data.dir() + "/xray-search.json");
+  EXPECT_EQ(run_cli({"validate", data.dir(), "--categories", "a/b"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"validate", data.dir(), "--config", data.dir() + "/none.json"}).exit_code, 1);
+}
+
 TEST_F(CliTest, ExportMatchesTheCatalogInNumpy) {
   if (run_cli({"--version"}).exit_code != 0 ||
       testing::run_process({"/usr/bin/python3", "-c", "import numpy"}).exit_code != 0) {

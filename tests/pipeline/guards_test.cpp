@@ -3,6 +3,7 @@
 // and a dataset-scope problem stops the run before the index changes.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -183,6 +184,27 @@ TEST(DatasetScopeTest, AnUnusableDatasetStopsTheRunBeforeTheIndexChanges) {
   ASSERT_TRUE(s.is_ok());
   EXPECT_EQ(s->skipped.size(), 1u);  // the deleted file
   EXPECT_EQ(s->removed, 1u);
+}
+
+TEST(CancelTest, ACancelledRunBeforeEmbeddingChangesNothing) {
+  XRS_REQUIRE_DATASET();
+  DatasetCopy data = testing::make_dataset_copy("guard-cancel", 2);
+  const std::atomic<bool> cancelled{true};
+  IndexOptions o = options(data, testing::scratch_dir("guard-cancel-index") + "/idx");
+  o.cancel = &cancelled;
+  auto s = run_index(testing::tiny_model(), o);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kCancelled);
+  EXPECT_FALSE(std::filesystem::exists(o.index_dir));
+
+  o.cancel = nullptr;
+  ASSERT_TRUE(run_index(testing::tiny_model(), o).is_ok());
+  const CatalogState before = state(o.index_dir);
+  data.remove(data.rows()[0].image_name);
+  data.write_metadata();
+  o.cancel = &cancelled;
+  EXPECT_EQ(run_index(testing::tiny_model(), o).status().code(), StatusCode::kCancelled);
+  expect_unchanged(before, o.index_dir);
 }
 
 }  // namespace
