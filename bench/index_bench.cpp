@@ -2,13 +2,15 @@
 //
 //   index_bench [--exact-n 100000] [--dim 512] [--queries 50] [--approx-n 1000000]
 //               [--kinds ivf,hnsw] [--clusters 1000] [--spread 1.0]
+//               [--nlist N] [--nprobe N] [--efforts 8,16,32,64]
 //
 // exact: ExactIndex::search over exact-n x dim vs one cblas_sgemv over the same matrix (the
 //        memory-bandwidth floor), medians over the queries, and their ratio.
 // approximate: for each kind, build time, median ms per single query and recall@10 against exact
 //        search, over approx-n clustered vectors (a Gaussian mixture on the unit sphere: `clusters`
 //        random centres, point = normalise(centre + spread * gaussian / sqrt(dim)), queries drawn
-//        from the same mixture).
+//        from the same mixture). --efforts repeats the queries at each per-query effort
+//        (VectorSearchOptions::nprobe for IVF, ef_search for HNSW) on the one built index.
 #include <cblas.h>
 
 #include <algorithm>
@@ -134,7 +136,8 @@ std::string exact_section(const Mixture& mix, size_t n, const std::vector<float>
 }
 
 std::string approximate_section(const Mixture& mix, size_t n, const std::vector<float>& queries,
-                                size_t nq, const std::vector<std::string>& kinds) {
+                                size_t nq, const std::vector<std::string>& kinds,
+                                const xrs::IvfParams& ivf, const std::vector<size_t>& efforts) {
   const size_t dim = mix.dim;
   const size_t k = 10;
   // Ground truth and the exact baseline at this size; the exact index is freed before the
@@ -159,6 +162,7 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
     << ", \"exact_ms_median\": " << median(exact_ms) << ", \"indexes\": [";
   for (size_t i = 0; i < kinds.size(); ++i) {
     xrs::VectorIndexOptions options;
+    options.ivf = ivf;
     options.kind = xrs::parse_index_kind(kinds[i]).value();
     xrs::EmbeddingSet set = mix.set(n, 11);
     auto t0 = Clock::now();
@@ -168,19 +172,29 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
       std::fprintf(stderr, "index_bench: %s\n", index.status().to_string().c_str());
       std::exit(1);
     }
-    xrs::VectorSearchOptions so;
-    so.k = k;
-    std::vector<double> ms;
-    size_t found = 0;
-    for (size_t q = 0; q < nq; ++q) {
-      auto t1 = Clock::now();
-      auto hits = (*index)->search({&queries[q * dim], dim}, so).value();
-      ms.push_back(ms_since(t1));
-      for (const auto& h : hits) found += truth[q].count(h.id);
+    // 0 = the effort the index was built with.
+    std::vector<size_t> sweep = efforts.empty() ? std::vector<size_t>{0} : efforts;
+    for (size_t e = 0; e < sweep.size(); ++e) {
+      xrs::VectorSearchOptions so;
+      so.k = k;
+      if (sweep[e] != 0) {
+        so.nprobe = sweep[e];
+        so.ef_search = static_cast<int>(sweep[e]);
+      }
+      std::vector<double> ms;
+      size_t found = 0;
+      for (size_t q = 0; q < nq; ++q) {
+        auto t1 = Clock::now();
+        auto hits = (*index)->search({&queries[q * dim], dim}, so).value();
+        ms.push_back(ms_since(t1));
+        for (const auto& h : hits) found += truth[q].count(h.id);
+      }
+      o << (i + e ? ", " : "") << "{\"index\": \"" << (*index)->describe()
+        << "\", \"effort\": " << sweep[e] << ", \"build_s\": " << build_s
+        << ", \"ms_per_query_median\": " << median(ms)
+        << ", \"recall_at_10\": " << static_cast<double>(found) / static_cast<double>(nq * k)
+        << "}";
     }
-    o << (i ? ", " : "") << "{\"index\": \"" << (*index)->describe()
-      << "\", \"build_s\": " << build_s << ", \"ms_per_query_median\": " << median(ms)
-      << ", \"recall_at_10\": " << static_cast<double>(found) / static_cast<double>(nq * k) << "}";
   }
   o << "]}";
   return o.str();
@@ -191,7 +205,9 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
 int main(int argc, char** argv) {
   size_t exact_n = 100000, dim = 512, nq = 50, approx_n = 1000000, clusters = 1000;
   float spread = 1.0f;
+  xrs::IvfParams ivf;
   std::string kinds_arg = "ivf,hnsw";
+  std::vector<size_t> efforts;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--exact-n")
@@ -208,6 +224,14 @@ int main(int argc, char** argv) {
       clusters = std::stoul(value);
     else if (flag == "--spread")
       spread = std::stof(value);
+    else if (flag == "--nlist")
+      ivf.nlist = std::stoul(value);
+    else if (flag == "--nprobe")
+      ivf.nprobe = std::stoul(value);
+    else if (flag == "--efforts")
+      for (std::stringstream ss(value); std::getline(ss, value, ',');) {
+        if (!value.empty()) efforts.push_back(std::stoul(value));
+      }
     else {
       std::fprintf(stderr, "index_bench: unknown flag %s\n", flag.c_str());
       return 2;
@@ -222,7 +246,7 @@ int main(int argc, char** argv) {
   mix.sample(queries.data(), nq, 99);
   std::string exact = exact_n > 0 ? exact_section(mix, exact_n, queries, nq) : "null";
   std::string approx =
-      approx_n > 0 ? approximate_section(mix, approx_n, queries, nq, kinds) : "null";
+      approx_n > 0 ? approximate_section(mix, approx_n, queries, nq, kinds, ivf, efforts) : "null";
   std::printf(
       "{\"openblas_threads\": %d, \"clusters\": %zu, \"spread\": %g,\n \"exact\": %s,\n"
       " \"approximate\": %s}\n",

@@ -29,10 +29,12 @@ using faiss_idx_t = faiss::Index::idx_t;
 constexpr double kMinApproximateFraction = 1.0 / 32;
 constexpr int kMaxEfSearch = 4096;
 // k-means for IVF: 10 iterations over at most 256 points per list (FAISS's own default sample;
-// 64 per list lost a fifth of the recall on noisy clustered data), spherical centroids for the
-// inner-product metric. 1M vectors, 1000 lists: ~2.6e12 flops of training.
+// 64 per list lost a fifth of the recall on noisy clustered data with 1000 lists) and at most
+// 262,144 points in all, which bounds training at ~1.1e12 flops per iteration whatever nlist is
+// (4000 lists train on 65 points each). Spherical centroids for the inner-product metric.
 constexpr int kIvfTrainIterations = 10;
 constexpr int kIvfTrainPointsPerList = 256;
+constexpr size_t kIvfMaxTrainPoints = 262144;
 constexpr int kIvfSeed = 1234;
 
 struct RowSelector final : faiss::IDSelector {
@@ -55,8 +57,10 @@ struct SpanReader final : faiss::IOReader {
   }
 };
 
+// About 4 sqrt(N) lists (FAISS's guidance for 1M vectors is 4-16 sqrt(N)): at 1,000,000 that is
+// 4000 lists of ~250 vectors, so probing 31 of them reads ~8,000 vectors (16 MB) per query.
 size_t default_nlist(size_t rows) {
-  size_t by_sqrt = static_cast<size_t>(std::lround(std::sqrt(static_cast<double>(rows))));
+  size_t by_sqrt = static_cast<size_t>(std::lround(4 * std::sqrt(static_cast<double>(rows))));
   return std::max<size_t>(1, std::min(by_sqrt, rows / 39));
 }
 
@@ -70,7 +74,7 @@ class FaissIndex final : public VectorIndex {
     } else {
       auto* ivf = static_cast<faiss::IndexIVFFlat*>(index_.get());
       size_t nprobe =
-          options.ivf.nprobe != 0 ? options.ivf.nprobe : std::max<size_t>(8, ivf->nlist / 16);
+          options.ivf.nprobe != 0 ? options.ivf.nprobe : std::max<size_t>(8, ivf->nlist / 128);
       nprobe_ = std::min(nprobe, ivf->nlist);
     }
   }
@@ -126,12 +130,15 @@ Status FaissIndex::do_search(const float* queries, size_t nq, const VectorSearch
   faiss::SearchParametersIVF ivf_params;
   faiss::SearchParameters* params = &hnsw_params;
   if (kind_ == IndexKind::kHnsw) {
-    double ef = std::max<double>(static_cast<double>(k), ef_search_ / fraction);
+    const int ef_search = std::max(1, options.ef_search.value_or(ef_search_));
+    double ef = std::max<double>(static_cast<double>(k), ef_search / fraction);
     hnsw_params.efSearch = static_cast<int>(std::min<double>(ef, kMaxEfSearch));
     hnsw_params.sel = filtered ? &selector : nullptr;
   } else {
     const size_t nlist = static_cast<const faiss::IndexIVFFlat&>(*index_).nlist;
-    ivf_params.nprobe = std::min(nlist, static_cast<size_t>(std::ceil(nprobe_ / fraction)));
+    const size_t nprobe = std::max<size_t>(1, options.nprobe.value_or(nprobe_));
+    ivf_params.nprobe =
+        std::min(nlist, static_cast<size_t>(std::ceil(static_cast<double>(nprobe) / fraction)));
     ivf_params.sel = filtered ? &selector : nullptr;
     params = &ivf_params;
   }
@@ -253,7 +260,8 @@ StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, Embeddi
       ivf->own_fields = true;
       ivf->cp.spherical = true;
       ivf->cp.niter = kIvfTrainIterations;
-      ivf->cp.max_points_per_centroid = kIvfTrainPointsPerList;
+      ivf->cp.max_points_per_centroid = static_cast<int>(
+          std::clamp<size_t>(kIvfMaxTrainPoints / nlist, 39, kIvfTrainPointsPerList));
       ivf->cp.min_points_per_centroid = 1;  // small sets are fine; FAISS would print otherwise
       ivf->cp.seed = kIvfSeed;
       ivf->train(n, set.vectors.data());

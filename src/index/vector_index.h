@@ -59,6 +59,10 @@ struct VectorSearchOptions {
   float min_score = -std::numeric_limits<float>::infinity();  // keep hits with score >= this
   const RowBitset* allow = nullptr;   // rows allowed (size() bits); null allows every row
   std::optional<int64_t> exclude_id;  // never return this id (query-by-example excludes itself)
+  // Per-query effort of an approximate index, overriding the one it was built with (ignored by
+  // exact search): IVF lists probed, HNSW beam width. Both are still raised for filtered queries.
+  std::optional<size_t> nprobe;
+  std::optional<int> ef_search;
 };
 
 enum class IndexKind { kExact, kHnsw, kIvf };
@@ -76,8 +80,8 @@ struct HnswParams {
 };
 
 struct IvfParams {
-  size_t nlist = 0;   // inverted lists; 0 = about sqrt(N), at most N / 39 (k-means needs 39/list)
-  size_t nprobe = 0;  // lists visited per query; 0 = nlist / 16, at least 8 (capped at nlist)
+  size_t nlist = 0;   // inverted lists; 0 = about 4 sqrt(N), at most N / 39 (k-means: 39/list)
+  size_t nprobe = 0;  // lists visited per query; 0 = nlist / 128, at least 8 (capped at nlist)
 };
 
 struct VectorIndexOptions {

@@ -75,6 +75,22 @@ TEST_P(FaissIndexTest, RecallAtTenOnClusteredData) {
   EXPECT_GE(r, 0.95);
 }
 
+TEST_P(FaissIndexTest, PerQueryEffortTradesSpeedForRecall) {
+  const VectorIndex& index = built(GetParam());
+  VectorSearchOptions low, full;
+  low.k = full.k = kK;
+  low.nprobe = 1;
+  low.ef_search = 1;
+  // Every list probed: an IVF search is then exhaustive (brute force up to float rounding).
+  full.nprobe = 1u << 20;
+  full.ef_search = 1024;
+  const double r_low = recall(index, low), r_full = recall(index, full);
+  std::cout << index_kind_name(GetParam()) << " recall@10 low effort " << r_low << ", high "
+            << r_full << "\n";
+  EXPECT_LT(r_low, r_full);
+  EXPECT_GE(r_full, GetParam() == IndexKind::kIvf ? 0.999 : 0.99);
+}
+
 TEST_P(FaissIndexTest, FiltersAndThresholdAreObeyed) {
   const VectorIndex* index = &built(GetParam());
   RowBitset half(kN), rare(kN);
