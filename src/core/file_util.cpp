@@ -107,8 +107,8 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
     ::unlink(tmp.c_str());
     return errno_status(path, e, "rename");
   }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = std::filesystem::path(".");
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);  // best effort: some file systems refuse fsync on directories

@@ -15,12 +15,14 @@
 #include "clip/tensor_archive.h"
 #include "core/file_util.h"
 #include "imaging/decode.h"
+#include "reference_util.h"
 #include "support/test_paths.h"
 
 namespace xrs {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::relative_error;
 
 std::string model_dir(const std::string& name) {
   return testing::fixtures_dir() + "/" + name;
@@ -29,19 +31,8 @@ std::string model_dir(const std::string& name) {
 std::vector<float> reference_rows(const std::string& model, const std::string& tensor) {
   auto ref = TensorArchive::open(model_dir(model) + "/reference.safetensors");
   EXPECT_TRUE(ref.is_ok());
-  const TensorView* v = (*ref)->find(tensor);
-  std::vector<float> out(v->numel());
-  EXPECT_TRUE(TensorArchive::to_float(*v, out).is_ok());
-  return out;
-}
-
-double relative_error(const float* a, const float* b, size_t n) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - b[i]));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
+  if (!ref.is_ok()) return {};
+  return testing::reference_floats(**ref, tensor);
 }
 
 std::vector<std::string> lines(const std::string& path) {

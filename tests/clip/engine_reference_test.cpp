@@ -12,6 +12,7 @@
 #include "clip/model_config.h"
 #include "clip/tensor_archive.h"
 #include "clip/weights.h"
+#include "reference_util.h"
 #include "support/test_paths.h"
 
 namespace xrs {
@@ -45,24 +46,8 @@ LoadedModel load(const std::string& path) {
   return m;
 }
 
-std::vector<float> floats(const TensorArchive& ref, const std::string& name) {
-  const TensorView* v = ref.find(name);
-  EXPECT_NE(v, nullptr) << name;
-  if (v == nullptr) return {};
-  std::vector<float> out(v->numel());
-  EXPECT_TRUE(TensorArchive::to_float(*v, out).is_ok());
-  return out;
-}
-
-// max |a - b| / max |b| over one row of `width` values.
-double relative_error(const float* a, const float* b, size_t width) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < width; ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - b[i]));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
+using testing::reference_floats;
+using testing::relative_error;
 
 struct Reference {
   std::unique_ptr<TensorArchive> archive;
@@ -123,7 +108,7 @@ TEST_P(EngineReferenceTest, ImageAndTextEmbeddingsMatchTheReference) {
   std::vector<float> out(size_t(n_images) * h.embed_dim);
   std::vector<float> ln_pre, block0;
   encode_images_forward(*m.weights, h, pixels.data(), n_images, out.data(), &ln_pre, &block0);
-  std::vector<float> expected = floats(*ref.archive, "image_embeds");
+  std::vector<float> expected = reference_floats(*ref.archive, "image_embeds");
   ASSERT_EQ(expected.size(), out.size());
   for (int i = 0; i < n_images; ++i) {
     EXPECT_LE(relative_error(&out[size_t(i) * h.embed_dim], &expected[size_t(i) * h.embed_dim],
@@ -132,8 +117,8 @@ TEST_P(EngineReferenceTest, ImageAndTextEmbeddingsMatchTheReference) {
         << ref.image_order[i];
   }
   const size_t act = size_t(h.vision_tokens()) * h.vision.width;
-  std::vector<float> ref_ln_pre = floats(*ref.archive, "act.vision.ln_pre");
-  std::vector<float> ref_block0 = floats(*ref.archive, "act.vision.block0");
+  std::vector<float> ref_ln_pre = reference_floats(*ref.archive, "act.vision.ln_pre");
+  std::vector<float> ref_block0 = reference_floats(*ref.archive, "act.vision.block0");
   ASSERT_EQ(ref_ln_pre.size(), ln_pre.size());
   ASSERT_EQ(ref_block0.size(), block0.size());
   for (int i = 0; i < n_images; ++i) {
@@ -153,7 +138,7 @@ TEST_P(EngineReferenceTest, ImageAndTextEmbeddingsMatchTheReference) {
   std::vector<float> text_out(size_t(n_texts) * h.embed_dim);
   // Batched (cut to the longest sequence) and one by one (cut to each sequence's own length).
   encode_texts_forward(*m.weights, h, tokens, n_texts, eot.data(), text_out.data());
-  std::vector<float> ref_text = floats(*ref.archive, "text_embeds");
+  std::vector<float> ref_text = reference_floats(*ref.archive, "text_embeds");
   for (int b = 0; b < n_texts; ++b) {
     EXPECT_LE(relative_error(&text_out[size_t(b) * h.embed_dim], &ref_text[size_t(b) * h.embed_dim],
                              h.embed_dim),
@@ -167,13 +152,13 @@ TEST_P(EngineReferenceTest, ImageAndTextEmbeddingsMatchTheReference) {
   }
   std::vector<float> text_block0;
   encode_texts_forward(*m.weights, h, tokens, n_texts, eot.data(), text_out.data(), &text_block0);
-  std::vector<float> ref_text_block0 = floats(*ref.archive, "act.text.block0");
+  std::vector<float> ref_text_block0 = reference_floats(*ref.archive, "act.text.block0");
   ASSERT_EQ(ref_text_block0.size(), text_block0.size());
   const size_t tact = size_t(h.context_length) * h.text.width;
   for (int b = 0; b < n_texts; ++b) {
     EXPECT_LE(relative_error(&text_block0[b * tact], &ref_text_block0[b * tact], tact), 1e-4);
   }
-  float expected_scale = floats(*ref.archive, "logit_scale")[0];
+  float expected_scale = reference_floats(*ref.archive, "logit_scale")[0];
   EXPECT_FLOAT_EQ(m.weights->logit_scale, expected_scale);
 }
 

@@ -50,9 +50,13 @@ inline std::string shell_quote(const std::string& s) {
 
 // Runs `pillow_oracle.py <args...>`; true on success. stderr goes to the test log.
 inline bool run_oracle(const std::vector<std::string>& args) {
-  std::string command =
-      std::string(kPython) + " " + shell_quote(source_dir() + "/tests/imaging/pillow_oracle.py");
-  for (const std::string& a : args) command += " " + shell_quote(a);
+  std::string command(kPython);
+  command += ' ';
+  command += shell_quote(source_dir() + "/tests/imaging/pillow_oracle.py");
+  for (const std::string& a : args) {
+    command += ' ';
+    command += shell_quote(a);
+  }
   return std::system(command.c_str()) == 0;
 }
 
