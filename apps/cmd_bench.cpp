@@ -28,6 +28,9 @@ int run_bench(const BenchCmdOptions& o) {
                 {"text_ms_query", r->text_ms_query},
                 {"load_ms", r->load_ms},
                 {"peak_rss_mb", r->peak_rss_mb},
+                {"vision_gflop_per_image", r->vision_gflop_per_image},
+                {"sgemm_gflops", r->sgemm_gflops},
+                {"fraction_of_sgemm", r->fraction_of_sgemm},
                 {"model", r->model}});
     return kExitOk;
   }
@@ -36,6 +39,8 @@ int run_bench(const BenchCmdOptions& o) {
   std::printf("load:             %.1f ms\n", r->load_ms);
   std::printf("image, batch 1:   %.1f ms\n", r->image_ms_batch1);
   std::printf("images, batch %d: %.2f images/s\n", r->batch, r->image_per_s_batch);
+  std::printf("  (%.2f GFLOP/image; sgemm %.1f GFLOP/s; %.0f%% of the sgemm ceiling)\n",
+              r->vision_gflop_per_image, r->sgemm_gflops, 100 * r->fraction_of_sgemm);
   std::printf("text query:       %.2f ms\n", r->text_ms_query);
   std::printf("peak RSS:         %.0f MB\n", r->peak_rss_mb);
   return kExitOk;

@@ -28,6 +28,29 @@ StatusOr<double> time_ms(int iters, Fn fn) {
   return (now_ms() - t0) / iters;
 }
 
+// Multiply-adds of one image through the vision tower: the patch embedding, then per block the
+// q/k/v/out projections, the attention scores and weighted sum, and the MLP.
+double vision_gmac_per_image(const ClipHParams& h) {
+  const double t = h.vision_tokens(), w = h.vision.width, mlp = h.vision.mlp_width;
+  const double patches = (t - 1) * h.patch_dim() * w;
+  const double block = 4 * t * w * w + 2 * t * t * w + 2 * t * w * mlp;
+  return (patches + h.vision.layers * block) / 1e9;
+}
+
+// GFLOP/s of the engine's gemm() on the vision MLP's shape at this batch (tokens x width by
+// width x mlp_width): the speed of the BLAS underneath, measured on the same threads.
+double measure_sgemm_gflops(const ClipHParams& h, int batch) {
+  const int m = batch * h.vision_tokens(), k = h.vision.width, n = h.vision.mlp_width;
+  std::vector<float> a(size_t(m) * k, 0.5f), b(size_t(n) * k, 0.25f), c(size_t(m) * n);
+  auto run = [&] { gemm(m, n, k, 1.0f, a.data(), k, b.data(), k, true, 0.0f, c.data(), n); };
+  run();
+  const int iters = 5;
+  double t0 = now_ms();
+  for (int i = 0; i < iters; ++i) run();
+  const double seconds = (now_ms() - t0) / 1000 / iters;
+  return 2.0 * m * n * k / seconds / 1e9;
+}
+
 }  // namespace
 
 StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOptions& options) {
@@ -60,6 +83,9 @@ StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOp
                          return model->encode_images(pixels, options.batch, out);
                        }));
   r.image_per_s_batch = options.batch * 1000.0 / batch_ms;
+  r.vision_gflop_per_image = 2 * vision_gmac_per_image(h);
+  r.sgemm_gflops = measure_sgemm_gflops(h, options.batch);
+  r.fraction_of_sgemm = r.image_per_s_batch * r.vision_gflop_per_image / r.sgemm_gflops;
 
   // The peer's query: start, "a photo of a", end (ids from CLIP's vocabulary, padded to 77).
   std::vector<int32_t> tokens(h.context_length, 0);

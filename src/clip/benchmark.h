@@ -24,7 +24,13 @@ struct BenchResult {
   double image_per_s_batch = 0;  // images per second at `batch`
   double text_ms_query = 0;      // one query of 6 tokens (start + 4 words + end)
   double peak_rss_mb = 0;        // the process's peak resident memory
-  std::string model;             // hparams().describe()
+  // The float32 ceiling: GFLOP per image of the vision tower (2 x multiply-adds of its matrix
+  // products), what one large sgemm of the tower's MLP shape reaches on the same threads, and
+  // image_per_s_batch as a fraction of sgemm_gflops / vision_gflop_per_image.
+  double vision_gflop_per_image = 0;
+  double sgemm_gflops = 0;
+  double fraction_of_sgemm = 0;
+  std::string model;  // hparams().describe()
 };
 
 StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOptions& options);
