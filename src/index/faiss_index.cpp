@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <limits>
 
 #include "index/exact_scan.h"
 
@@ -100,6 +101,15 @@ class FaissIndex final : public VectorIndex {
   // The exact answer for one query from the vectors FAISS stores.
   void exact_fallback(const float* query, const VectorSearchOptions& options,
                       std::optional<size_t> exclude_row, std::vector<std::vector<Hit>>& out) const;
+  // IVF: the `nprobe` lists whose centroids score highest against `query`.
+  std::vector<size_t> nearest_lists(const float* query, size_t nprobe) const;
+  // IVF: scores the rows of `lists` with sgemv, one list at a time, into `top`.
+  void scan_lists(const float* query, const std::vector<size_t>& lists, const RowFilter& filter,
+                  TopK& top) const;
+  // IVF search of one query: the allowed rows of the `nprobe` nearest lists.
+  void search_ivf(const float* query, size_t nprobe, const VectorSearchOptions& options,
+                  std::optional<size_t> exclude_row, size_t allowed,
+                  std::vector<std::vector<Hit>>& out) const;
 
   IndexKind kind_;
   std::unique_ptr<faiss::Index> index_;
@@ -124,24 +134,25 @@ Status FaissIndex::do_search(const float* queries, size_t nq, const VectorSearch
     return Status::ok();
   }
 
+  if (kind_ == IndexKind::kIvf) {
+    const size_t nlist = static_cast<const faiss::IndexIVFFlat&>(*index_).nlist;
+    const size_t nprobe = std::max<size_t>(1, options.nprobe.value_or(nprobe_));
+    const size_t widened =
+        std::min(nlist, static_cast<size_t>(std::ceil(static_cast<double>(nprobe) / fraction)));
+    for (size_t q = 0; q < nq; ++q) {
+      search_ivf(queries + q * dim(), widened, options, exclude_row, allowed, out);
+    }
+    return Status::ok();
+  }
+
   const size_t k = std::min(options.k, size());
   RowSelector selector(filter);
   faiss::SearchParametersHNSW hnsw_params;
-  faiss::SearchParametersIVF ivf_params;
+  const int ef_search = std::max(1, options.ef_search.value_or(ef_search_));
+  double ef = std::max<double>(static_cast<double>(k), ef_search / fraction);
+  hnsw_params.efSearch = static_cast<int>(std::min<double>(ef, kMaxEfSearch));
+  hnsw_params.sel = filtered ? &selector : nullptr;
   faiss::SearchParameters* params = &hnsw_params;
-  if (kind_ == IndexKind::kHnsw) {
-    const int ef_search = std::max(1, options.ef_search.value_or(ef_search_));
-    double ef = std::max<double>(static_cast<double>(k), ef_search / fraction);
-    hnsw_params.efSearch = static_cast<int>(std::min<double>(ef, kMaxEfSearch));
-    hnsw_params.sel = filtered ? &selector : nullptr;
-  } else {
-    const size_t nlist = static_cast<const faiss::IndexIVFFlat&>(*index_).nlist;
-    const size_t nprobe = std::max<size_t>(1, options.nprobe.value_or(nprobe_));
-    ivf_params.nprobe =
-        std::min(nlist, static_cast<size_t>(std::ceil(static_cast<double>(nprobe) / fraction)));
-    ivf_params.sel = filtered ? &selector : nullptr;
-    params = &ivf_params;
-  }
   std::vector<float> scores(nq * k);
   std::vector<faiss_idx_t> labels(nq * k);
   try {
@@ -179,13 +190,38 @@ void FaissIndex::exact_fallback(const float* query, const VectorSearchOptions& o
     exact_search(xb, size(), dim(), ids().data(), query, 1, options, exclude_row, out);
     return;
   }
-  // IVF stores vectors list by list: score each list with sgemv and feed one top-k.
-  const auto& ivf = static_cast<const faiss::IndexIVFFlat&>(*index_);
-  const RowFilter filter = make_row_filter(options, exclude_row);
-  const int d = static_cast<int>(dim());
+  // IVF stores vectors list by list: every list, scored with sgemv, into one top-k.
+  const size_t nlist = static_cast<const faiss::IndexIVFFlat&>(*index_).nlist;
+  std::vector<size_t> lists(nlist);
+  for (size_t l = 0; l < nlist; ++l) lists[l] = l;
   TopK top(options.k, options.min_score);
+  scan_lists(query, lists, make_row_filter(options, exclude_row), top);
+  out.push_back(top.take_sorted());
+}
+
+std::vector<size_t> FaissIndex::nearest_lists(const float* query, size_t nprobe) const {
+  const auto& ivf = static_cast<const faiss::IndexIVFFlat&>(*index_);
+  const auto* quantizer = dynamic_cast<const faiss::IndexFlat*>(ivf.quantizer);
+  std::vector<size_t> lists(ivf.nlist);
+  for (size_t l = 0; l < ivf.nlist; ++l) lists[l] = l;
+  if (nprobe >= ivf.nlist) return lists;
+  std::vector<float> scores(ivf.nlist);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(ivf.nlist), static_cast<int>(dim()),
+              1.0f, quantizer->get_xb(), static_cast<int>(dim()), query, 1, 0.0f, scores.data(), 1);
+  std::nth_element(lists.begin(), lists.begin() + static_cast<std::ptrdiff_t>(nprobe), lists.end(),
+                   [&](size_t a, size_t b) {
+                     return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+                   });
+  lists.resize(nprobe);
+  return lists;
+}
+
+void FaissIndex::scan_lists(const float* query, const std::vector<size_t>& lists,
+                            const RowFilter& filter, TopK& top) const {
+  const auto& ivf = static_cast<const faiss::IndexIVFFlat&>(*index_);
+  const int d = static_cast<int>(dim());
   std::vector<float> scores;
-  for (size_t list = 0; list < ivf.nlist; ++list) {
+  for (size_t list : lists) {
     const size_t n = ivf.invlists->list_size(list);
     if (n == 0) continue;
     faiss::InvertedLists::ScopedCodes codes(ivf.invlists, list);
@@ -198,7 +234,23 @@ void FaissIndex::exact_fallback(const float* query, const VectorSearchOptions& o
         scores.data(), n, [row_ids](size_t i) { return static_cast<size_t>(row_ids[i]); },
         ids().data(), filter);
   }
-  out.push_back(top.take_sorted());
+}
+
+void FaissIndex::search_ivf(const float* query, size_t nprobe, const VectorSearchOptions& options,
+                            std::optional<size_t> exclude_row, size_t allowed,
+                            std::vector<std::vector<Hit>>& out) const {
+  // Keep the k best allowed rows whatever their score, to tell "the lists held too few allowed
+  // rows" (answered by the exact scan instead) from "too few scored above min_score".
+  const size_t k = std::min(options.k, size());
+  TopK top(k, -std::numeric_limits<float>::infinity());
+  scan_lists(query, nearest_lists(query, nprobe), make_row_filter(options, exclude_row), top);
+  std::vector<Hit> hits = top.take_sorted();
+  if (hits.size() < std::min(k, allowed)) {
+    exact_fallback(query, options, exclude_row, out);
+    return;
+  }
+  std::erase_if(hits, [&](const Hit& h) { return !(h.score >= options.min_score); });
+  out.push_back(std::move(hits));
 }
 
 Status FaissIndex::do_copy_vector(size_t row, float* out) const {
@@ -217,7 +269,14 @@ Status check_loaded(IndexKind kind, const faiss::Index& index, size_t rows, size
     auto* hnsw = dynamic_cast<const faiss::IndexHNSWFlat*>(&index);
     type_ok = hnsw != nullptr && dynamic_cast<const faiss::IndexFlat*>(hnsw->storage) != nullptr;
   } else {
-    type_ok = dynamic_cast<const faiss::IndexIVFFlat*>(&index) != nullptr;
+    // The search scores the centroids itself: the quantizer must be a flat (stored) index
+    // holding one centroid per list.
+    auto* ivf = dynamic_cast<const faiss::IndexIVFFlat*>(&index);
+    auto* quantizer =
+        ivf != nullptr ? dynamic_cast<const faiss::IndexFlat*>(ivf->quantizer) : nullptr;
+    type_ok = quantizer != nullptr && quantizer->d == index.d &&
+              static_cast<size_t>(quantizer->ntotal) == ivf->nlist && ivf->invlists != nullptr &&
+              ivf->code_size == sizeof(float) * static_cast<size_t>(index.d);
   }
   if (!type_ok) {
     return Status::corruption("vectors payload is not a FAISS " +
