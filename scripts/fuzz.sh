@@ -49,7 +49,7 @@ done
 echo "fuzz.sh: configuring $build (clang, XRS_FUZZ=ON)"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DXRS_FUZZ=ON -DXRS_BUILD_TESTS=OFF \
   -DXRS_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g" >/dev/null ||
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1" >/dev/null ||
   { echo "fuzz.sh: cmake failed" >&2; exit 2; }
 executables=()
 for t in "${targets[@]}"; do executables+=("fuzz_$t"); done
