@@ -13,10 +13,12 @@
 #include <exception>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string_view>
 #include <utility>
 
 #include "imaging/dicom_format.h"
+#include "imaging/jpeg_decode.h"
 
 namespace xrs {
 namespace {
@@ -364,6 +366,46 @@ void to_values(const std::vector<uint16_t>& samples, int bits_stored, bool is_si
 }
 
 constexpr std::string_view kRleLossless = "1.2.840.10008.1.2.5";
+constexpr std::string_view kJpegBaseline = "1.2.840.10008.1.2.4.50";
+
+// The compressed bytes of frame 0 when they can be told apart without the offset table: all
+// fragments of a single-frame image, or the first of a multi-frame one with a fragment per frame.
+std::optional<std::string> first_frame_bytes(const DicomInfo& info, const DicomPixelData& pixels) {
+  if (pixels.fragments.empty()) return std::nullopt;
+  std::string bytes;
+  if (info.frames == 1) {
+    for (std::span<const uint8_t> f : pixels.fragments) bytes.append(f.begin(), f.end());
+  } else if (pixels.fragments.size() == size_t(info.frames)) {
+    bytes.assign(pixels.fragments.front().begin(), pixels.fragments.front().end());
+  } else {
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+// JPEG Baseline (8-bit, process 1) through libjpeg-turbo, the decoder 8-bit JPEG files use:
+// GDCM's bundled IJG libjpeg leaks its decompressor on some corrupt streams (found by fuzzing;
+// fuzz/regressions/image/), which a long-running server must not. Same integer IDCT, so the same
+// samples.
+Status decode_dicom_jpeg_baseline(const DicomInfo& info, std::span<const uint8_t> frame,
+                                  const DecodeLimits& limits, std::vector<uint16_t>& samples) {
+  StatusOr<Image> image = decode_jpeg(frame, limits);
+  if (!image.is_ok()) {
+    return dicom_error(image.status().code(),
+                       "Pixel Data (JPEG Baseline): " + image.status().message());
+  }
+  if (image->width != info.columns || image->height != info.rows ||
+      image->format != PixelFormat::kL) {
+    return dicom_error(StatusCode::kCorruption,
+                       "the compressed frame declares " + std::to_string(image->width) + "x" +
+                           std::to_string(image->height) + " with " +
+                           std::to_string(image->channels()) + " component(s); the DICOM header " +
+                           std::to_string(info.columns) + "x" + std::to_string(info.rows) +
+                           " with 1");
+  }
+  std::copy(image->pixels.begin(), image->pixels.end(), samples.begin());
+  return Status::ok();
+}
 
 StatusOr<DicomPixels> decode_pixels(std::span<const uint8_t> bytes, const DecodeOptions& options) {
   XRS_ASSIGN_OR_RETURN(const DicomFile file, parse_dicom_file(bytes, /*read_pixel_data=*/true));
@@ -395,6 +437,14 @@ StatusOr<DicomPixels> decode_pixels(std::span<const uint8_t> bytes, const Decode
   } else if (info.transfer_syntax_uid == kRleLossless) {  // one fragment per frame (PS3.5 G.1)
     XRS_RETURN_IF_ERROR(
         decode_dicom_rle(file.pixels.fragments.front(), pixels, sample_bytes, samples));
+  } else if (std::optional<std::string> frame; info.transfer_syntax_uid == kJpegBaseline &&
+                                               info.bits_allocated == 8 &&
+                                               (frame = first_frame_bytes(info, file.pixels))) {
+    const auto* data = reinterpret_cast<const uint8_t*>(frame->data());
+    XRS_RETURN_IF_ERROR(
+        decode_dicom_jpeg_baseline(info, {data, frame->size()}, options.limits, samples));
+    bits_stored = 8;
+    is_signed = false;
   } else {
     XRS_RETURN_IF_ERROR(gdcm_decompress(info, file.pixels, samples, bits_stored, is_signed));
   }

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "imaging/encode.h"
+#include "imaging/jpeg_decode.h"
 #include "support/test_paths.h"
 
 namespace xrs {
@@ -244,6 +246,64 @@ std::string rle_frame(const std::string& high, const std::string& low) {
   std::string header = le32(2) + le32(64) + le32(uint32_t(64 + high.size()));
   header.resize(64, '\0');
   return header + high + low;
+}
+
+// A gray test picture as a baseline JPEG, and the pixels libjpeg-turbo decodes it to (the
+// decoder that is Pillow-exact for JPEG files: decode_pillow_test).
+struct BaselineJpeg {
+  std::string bytes;
+  std::vector<uint8_t> pixels;
+};
+
+BaselineJpeg baseline_jpeg(int width, int height) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.format = PixelFormat::kL;
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) image.pixels.push_back(uint8_t((x * 7 + y * 13) % 251));
+  }
+  BaselineJpeg out;
+  out.bytes = encode_jpeg(image, 90).value();
+  const auto* data = reinterpret_cast<const uint8_t*>(out.bytes.data());
+  out.pixels = decode_jpeg({data, out.bytes.size()}, {}).value().pixels;
+  return out;
+}
+
+constexpr const char* kJpegBaseline = "1.2.840.10008.1.2.4.50";
+
+TEST(DicomPixels, JpegBaselineDecodesLikeTheJpegFile) {
+  const BaselineJpeg jpeg = baseline_jpeg(24, 16);
+  // One fragment, and the same stream split over three (a single frame may span fragments).
+  const std::string& j = jpeg.bytes;
+  for (const std::vector<std::string>& fragments :
+       {std::vector<std::string>{j},
+        std::vector<std::string>{j.substr(0, 100), j.substr(100, 50), j.substr(150)}}) {
+    DicomBuilder b = mono(16, 24, 8, 8, false, {});
+    b.fragments(kJpegBaseline, fragments);
+    const DicomPixels pixels = must_decode(b.file());
+    ASSERT_EQ(pixels.values.pixels.size(), jpeg.pixels.size());
+    for (size_t i = 0; i < jpeg.pixels.size(); ++i) {
+      ASSERT_EQ(pixels.values.pixels[i], float(jpeg.pixels[i])) << i;
+    }
+  }
+}
+
+TEST(DicomPixels, JpegBaselineThatDisagreesWithTheHeaderIsRefused) {
+  const BaselineJpeg jpeg = baseline_jpeg(24, 16);
+  DicomBuilder b = mono(24, 16, 8, 8, false, {});  // rows and columns swapped
+  b.fragments(kJpegBaseline, {jpeg.bytes});
+  StatusOr<DicomPixels> r = decode_dicom_pixels(b.file(), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("the DICOM header 16x24"), std::string::npos)
+      << r.status().message();
+  // A truncated stream is corrupt, not a crash or a leak (ASan builds check the latter).
+  DicomBuilder t = mono(16, 24, 8, 8, false, {});
+  t.fragments(kJpegBaseline, {jpeg.bytes.substr(0, jpeg.bytes.size() / 2)});
+  r = decode_dicom_pixels(t.file(), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().to_string();
 }
 
 TEST(DicomPixels, RleLosslessFirstFrame) {
