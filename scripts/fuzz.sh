@@ -88,6 +88,8 @@ EOF
 
 # ---- run ---------------------------------------------------------------------------------------
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+# Known upstream leaks in GDCM's bundled libjpeg (fuzz/lsan.supp says which and why).
+export LSAN_OPTIONS=suppressions=$root/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
 failed=()
 skipped=()
 mkdir -p "$build/fuzz-logs"
