@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """Writes the hand-made seed inputs of fuzz/corpus/<target>/ (docs/FUZZING.md).
 
-usage: /usr/bin/python3 fuzz/make_seeds.py      (Debian's Python: Pillow makes the PNG/JPEG seeds)
+usage: /usr/bin/python3 fuzz/make_seeds.py [OUT_DIR]   (Debian's Python: Pillow makes PNG/JPEG)
+
+OUT_DIR defaults to fuzz/corpus. Only the text seeds (CSV, JSON, HTTP requests) and the small
+PNG/JPEG seeds are committed there; the binary model and DICOM seeds (.safetensors, .pt, .dcm)
+are not: CMake runs this script at configure time into <build>/fuzz-generated-seeds/, which the
+regression replays and scripts/fuzz.sh read.
 
 Every seed is built here from first principles (PNG chunks, DICOM elements, zip entries, pickle
 opcodes via Python's own pickler), small, and deterministic, so that the committed files can be
@@ -21,7 +26,8 @@ import zlib
 
 from PIL import Image
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+ROOT = (sys.argv[1] if len(sys.argv) > 1
+        else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus"))
 
 
 def put(target, name, data):

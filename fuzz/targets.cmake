@@ -45,10 +45,23 @@ function(xrs_fuzz_executable name exe)
   xrs_set_target_options(${exe})
 endfunction()
 
-# The saved inputs a regression test replays: fuzz/regressions/<name>/* and fuzz/corpus/<name>/*.
+# The binary seeds (DICOM, safetensors, TorchScript) are not committed: fuzz/make_seeds.py writes
+# every seed into the build folder at configure time (Debian's python3 with Pillow).
+set(XRS_FUZZ_GENERATED_SEEDS ${PROJECT_BINARY_DIR}/fuzz-generated-seeds)
+if(NOT EXISTS ${XRS_FUZZ_GENERATED_SEEDS}/image)
+  execute_process(COMMAND /usr/bin/python3 ${XRS_FUZZ_DIR}/make_seeds.py ${XRS_FUZZ_GENERATED_SEEDS}
+                  RESULT_VARIABLE seeds_result OUTPUT_QUIET ERROR_QUIET)
+  if(NOT seeds_result EQUAL 0)
+    message(STATUS "fuzz seeds: make_seeds.py failed (python3-pil missing?); replaying the "
+                   "committed seeds only")
+  endif()
+endif()
+
+# The saved inputs a regression test replays: fuzz/regressions/<name>/*, fuzz/corpus/<name>/* and
+# the generated seeds.
 function(xrs_fuzz_replay_inputs name out)
   file(GLOB inputs CONFIGURE_DEPENDS ${XRS_FUZZ_DIR}/regressions/${name}/*
-       ${XRS_FUZZ_DIR}/corpus/${name}/*)
+       ${XRS_FUZZ_DIR}/corpus/${name}/* ${XRS_FUZZ_GENERATED_SEEDS}/${name}/*)
   list(SORT inputs)
   set(${out} ${inputs} PARENT_SCOPE)
 endfunction()

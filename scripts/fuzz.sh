@@ -97,7 +97,7 @@ for t in "${targets[@]}"; do
   corpus=$build/fuzz-corpus/$t
   artifacts=$build/fuzz-artifacts/$t
   log=$build/fuzz-logs/$t.log
-  mkdir -p "$corpus"
+  mkdir -p "$corpus" "$build/fuzz-generated-seeds/$t"
   rm -rf "$artifacts" && mkdir -p "$artifacts"
   prepare_seeds "$t"
   args=(-max_total_time="$seconds" -max_len="${max_len[$t]}" -rss_limit_mb=2048 -timeout=10
@@ -106,6 +106,7 @@ for t in "${targets[@]}"; do
   echo "fuzz.sh: fuzz_$t for ${seconds} s (max_len ${max_len[$t]}; log $log)"
   status=0
   "$build/fuzz/fuzz_$t" "${args[@]}" "$corpus" "$root/fuzz/corpus/$t" "$build/fuzz-seeds/$t" \
+    "$build/fuzz-generated-seeds/$t" \
     >"$log" 2>&1 || status=$?
   found=$(find "$artifacts" -type f | sort)
   if [ "$status" -eq 77 ]; then

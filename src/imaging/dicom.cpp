@@ -385,7 +385,7 @@ std::optional<std::string> first_frame_bytes(const DicomInfo& info, const DicomP
 
 // JPEG Baseline (8-bit, process 1) through libjpeg-turbo, the decoder 8-bit JPEG files use:
 // GDCM's bundled IJG libjpeg leaks its decompressor on some corrupt streams (found by fuzzing;
-// fuzz/regressions/image/), which a long-running server must not. Same integer IDCT, so the same
+// docs/FUZZING.md), which a long-running server must not. Same integer IDCT, so the same
 // samples.
 Status decode_dicom_jpeg_baseline(const DicomInfo& info, std::span<const uint8_t> frame,
                                   const DecodeLimits& limits, std::vector<uint16_t>& samples) {
