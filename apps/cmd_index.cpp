@@ -124,12 +124,9 @@ int run_index_cmd(const IndexCmdOptions& o) {
   if (o.threads > 0) set_compute_threads(o.threads);
   // A rules file that cannot be used is a failure naming the file; only a bad --categories
   // value is a usage error.
-  DatasetCliOptions file_only = o.dataset;
-  file_only.categories.clear();
-  StatusOr<DatasetConfig> config = dataset_config(o.data_dir, file_only);
+  StatusOr<DatasetConfig> config = load_dataset_rules(o.data_dir, o.dataset);
   if (!config.is_ok()) return report_error(config.status());
-  config = dataset_config(o.data_dir, o.dataset);
-  if (!config.is_ok()) return report_error(config.status(), true);
+  if (Status s = apply_cli_categories(o.dataset, *config); !s.is_ok()) return report_error(s, true);
   StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
   if (!model.is_ok()) return report_error(model.status());
 

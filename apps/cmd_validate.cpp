@@ -50,12 +50,9 @@ ValidationReport config_problem(const ValidateOptions& o, const Status& status) 
 int run_validate(const ValidateOptions& o) {
   // The rules file belongs to the dataset: one that cannot be used makes the dataset invalid
   // (exit 1, reported like any other problem); only a bad --categories value is a usage error.
-  DatasetCliOptions file_only = o.dataset;
-  file_only.categories.clear();
-  StatusOr<DatasetConfig> config = dataset_config(o.data_dir, file_only);
+  StatusOr<DatasetConfig> config = load_dataset_rules(o.data_dir, o.dataset);
   if (!config.is_ok()) return print_report(o, config_problem(o, config.status()));
-  config = dataset_config(o.data_dir, o.dataset);
-  if (!config.is_ok()) return report_error(config.status(), true);
+  if (Status s = apply_cli_categories(o.dataset, *config); !s.is_ok()) return report_error(s, true);
   config->decode_images = !o.no_decode;
   return print_report(o, validate_dataset(o.data_dir, *config));
 }

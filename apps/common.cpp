@@ -33,15 +33,15 @@ void add_dataset_options(CLI::App& cmd, DatasetCliOptions& options) {
                  "dataset rules file (JSON; default DATA_DIR/xray-search.json when present)");
 }
 
-StatusOr<DatasetConfig> dataset_config(const std::string& data_dir, const DatasetCliOptions& o) {
-  StatusOr<DatasetConfig> config =
-      o.config.empty() ? load_dataset_config_for(data_dir) : load_dataset_config(o.config);
-  if (!config.is_ok()) return config.status();
-  if (!o.categories.empty()) {
-    config->categories = o.categories;
-    XRS_RETURN_IF_ERROR(check_dataset_config(*config).with_context("--categories"));
-  }
-  return config;
+StatusOr<DatasetConfig> load_dataset_rules(const std::string& data_dir,
+                                           const DatasetCliOptions& o) {
+  return o.config.empty() ? load_dataset_config_for(data_dir) : load_dataset_config(o.config);
+}
+
+Status apply_cli_categories(const DatasetCliOptions& o, DatasetConfig& config) {
+  if (o.categories.empty()) return Status::ok();
+  config.categories = o.categories;
+  return check_dataset_config(config).with_context("--categories");
 }
 
 }  // namespace xrs::app

@@ -32,8 +32,11 @@ struct DatasetCliOptions {
   std::string config;                   // --config FILE (default: DATA_DIR/xray-search.json)
 };
 void add_dataset_options(CLI::App& cmd, DatasetCliOptions& options);
-// The dataset rules: defaults, then the config file, then --categories.
-StatusOr<DatasetConfig> dataset_config(const std::string& data_dir, const DatasetCliOptions& o);
+// The dataset rules: defaults, then the config file (--config, else DATA_DIR/xray-search.json).
+// A failure here belongs to the dataset, not to the command line.
+StatusOr<DatasetConfig> load_dataset_rules(const std::string& data_dir, const DatasetCliOptions& o);
+// Then --categories over those rules; a failure is a usage error.
+Status apply_cli_categories(const DatasetCliOptions& o, DatasetConfig& config);
 
 // Every subcommand registers itself with one of these. Each sets `exit_code` when it runs.
 void setup_embed(CLI::App& app, int& exit_code);
