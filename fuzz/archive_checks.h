@@ -1,4 +1,4 @@
-// Invariants of an opened TensorArchive (clip/tensor_archive.h), shared by the safetensors and
+// Invariants of an opened TensorArchive (clip/checkpoint/tensor_archive.h), shared by the safetensors and
 // TorchScript fuzz targets: every tensor's shape and strides agree, its bytes cover what the
 // strides reach (the reader promised to check that), and to_float can read it.
 #pragma once
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "fuzz_support.h"
 
 namespace xrs::fuzz {

@@ -1,4 +1,4 @@
-// Fuzz target: the restricted unpickler (clip/pickle.h pickle::unpickle).
+// Fuzz target: the restricted unpickler (clip/checkpoint/pickle.h pickle::unpickle).
 //
 // Input: pickle bytes (a checkpoint's data.pkl). Each input is unpickled with the default limits
 // and with tiny ones (so that every limit is reached). Checked: failures locate the opcode
@@ -11,7 +11,7 @@
 #include <span>
 #include <string>
 
-#include "clip/pickle.h"
+#include "clip/checkpoint/pickle.h"
 #include "fuzz_support.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// Fuzz target: the safetensors reader (clip/tensor_archive.h open_safetensors).
+// Fuzz target: the safetensors reader (clip/checkpoint/tensor_archive.h open_safetensors).
 //
 // Input: the bytes of a .safetensors file, written to an in-memory file because the reader
 // memory-maps a path. Checked: failures name the file; an archive that opens has tensors whose
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "archive_checks.h"
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,4 +1,4 @@
-// Fuzz target: the TorchScript / torch.save checkpoint reader (clip/tensor_archive.h
+// Fuzz target: the TorchScript / torch.save checkpoint reader (clip/checkpoint/tensor_archive.h
 // open_torchscript): the zip reader, the restricted unpickler and the tensor assembly together.
 //
 // Input: the bytes of a .pt file (a zip), written to an in-memory file because the reader
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "archive_checks.h"
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

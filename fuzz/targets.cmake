@@ -7,9 +7,9 @@ set(XRS_FUZZ_TARGETS csv dataset_config safetensors torchscript pickle tokenizer
 
 set(XRS_FUZZ_LIBS_csv xrs_dataset)
 set(XRS_FUZZ_LIBS_dataset_config xrs_dataset nlohmann_json::nlohmann_json)
-set(XRS_FUZZ_LIBS_safetensors xrs_clip)
-set(XRS_FUZZ_LIBS_torchscript xrs_clip)
-set(XRS_FUZZ_LIBS_pickle xrs_clip)
+set(XRS_FUZZ_LIBS_safetensors xrs_checkpoint)
+set(XRS_FUZZ_LIBS_torchscript xrs_checkpoint)
+set(XRS_FUZZ_LIBS_pickle xrs_checkpoint)
 set(XRS_FUZZ_LIBS_tokenizer xrs_tokenizer)
 set(XRS_FUZZ_LIBS_image xrs_imaging)
 set(XRS_FUZZ_LIBS_http xrs_server xrs_imaging xrs_fake_backend nlohmann_json::nlohmann_json)

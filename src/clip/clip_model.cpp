@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "clip/checkpoint/model_config.h"
 #include "clip/encoders.h"
-#include "clip/model_config.h"
 #include "clip/ops.h"
 #include "core/sha256.h"
 

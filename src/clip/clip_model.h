@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "clip/hparams.h"
+#include "clip/checkpoint/hparams.h"
 #include "clip/weights.h"
 #include "core/status.h"
 #include "imaging/clip_preprocess.h"

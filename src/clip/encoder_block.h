@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "clip/hparams.h"
+#include "clip/checkpoint/hparams.h"
 #include "clip/weights.h"
 
 namespace xrs {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "clip/hparams.h"
+#include "clip/checkpoint/hparams.h"
 #include "clip/weights.h"
 
 namespace xrs {

@@ -7,7 +7,7 @@
 #include <cstddef>
 
 #include "clip/compute_pool.h"
-#include "clip/hparams.h"
+#include "clip/checkpoint/hparams.h"
 
 namespace xrs {
 

@@ -5,20 +5,6 @@
 
 namespace xrs {
 
-std::string_view weight_naming_name(WeightNaming naming) {
-  return naming == WeightNaming::kOpenAI ? "openai" : "huggingface";
-}
-
-StatusOr<WeightNaming> detect_naming(const TensorArchive& archive) {
-  if (archive.find("visual.conv1.weight") != nullptr) return WeightNaming::kOpenAI;
-  if (archive.find("vision_model.embeddings.patch_embedding.weight") != nullptr) {
-    return WeightNaming::kHuggingFace;
-  }
-  return Status::not_found(archive.path() +
-                           ": not a CLIP checkpoint (neither 'visual.conv1.weight' nor "
-                           "'vision_model.embeddings.patch_embedding.weight' is present)");
-}
-
 namespace {
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -149,102 +135,70 @@ class Loader {
   int64_t parameters_ = 0;
 };
 
-void load_block_openai(Loader& l, const std::string& p, const TowerHParams& t, BlockWeights& b) {
+// One block, in either naming: OpenAI's fused attention input projection is used as is, Hugging
+// Face's separate q, k and v are stacked into the same [3W, W] layout.
+void load_block(Loader& l, WeightNaming naming, Tower tower, int layer, const TowerHParams& t,
+                BlockWeights& b) {
   const int64_t W = t.width, M = t.mlp_width;
-  b.ln_1_weight = l.vec(p + "ln_1.weight", W);
-  b.ln_1_bias = l.vec(p + "ln_1.bias", W);
-  b.attn_in_weight = l.mat(p + "attn.in_proj_weight", {3 * W, W});
-  b.attn_in_bias = l.vec(p + "attn.in_proj_bias", 3 * W);
-  b.attn_out_weight = l.mat(p + "attn.out_proj.weight", {W, W});
-  b.attn_out_bias = l.vec(p + "attn.out_proj.bias", W);
-  b.ln_2_weight = l.vec(p + "ln_2.weight", W);
-  b.ln_2_bias = l.vec(p + "ln_2.bias", W);
-  b.mlp_fc_weight = l.mat(p + "mlp.c_fc.weight", {M, W});
-  b.mlp_fc_bias = l.vec(p + "mlp.c_fc.bias", M);
-  b.mlp_proj_weight = l.mat(p + "mlp.c_proj.weight", {W, M});
-  b.mlp_proj_bias = l.vec(p + "mlp.c_proj.bias", W);
+  auto name = [&](BlockTensor id) { return block_tensor_name(naming, tower, layer, id); };
+  using B = BlockTensor;
+  b.ln_1_weight = l.vec(name(B::kLn1Weight), W);
+  b.ln_1_bias = l.vec(name(B::kLn1Bias), W);
+  if (naming == WeightNaming::kOpenAI) {
+    b.attn_in_weight = l.mat(name(B::kAttnInWeight), {3 * W, W});
+    b.attn_in_bias = l.vec(name(B::kAttnInBias), 3 * W);
+  } else {
+    b.attn_in_weight =
+        l.stacked({name(B::kAttnQWeight), name(B::kAttnKWeight), name(B::kAttnVWeight)}, W, W);
+    Mat bias = l.stacked({name(B::kAttnQBias), name(B::kAttnKBias), name(B::kAttnVBias)}, W, 1);
+    b.attn_in_bias = {bias.data, static_cast<int>(3 * W)};
+  }
+  b.attn_out_weight = l.mat(name(B::kAttnOutWeight), {W, W});
+  b.attn_out_bias = l.vec(name(B::kAttnOutBias), W);
+  b.ln_2_weight = l.vec(name(B::kLn2Weight), W);
+  b.ln_2_bias = l.vec(name(B::kLn2Bias), W);
+  b.mlp_fc_weight = l.mat(name(B::kMlpFcWeight), {M, W});
+  b.mlp_fc_bias = l.vec(name(B::kMlpFcBias), M);
+  b.mlp_proj_weight = l.mat(name(B::kMlpProjWeight), {W, M});
+  b.mlp_proj_bias = l.vec(name(B::kMlpProjBias), W);
 }
 
-void load_block_hf(Loader& l, const std::string& p, const TowerHParams& t, BlockWeights& b) {
-  const int64_t W = t.width, M = t.mlp_width;
-  const std::string a = p + "self_attn.";
-  b.ln_1_weight = l.vec(p + "layer_norm1.weight", W);
-  b.ln_1_bias = l.vec(p + "layer_norm1.bias", W);
-  b.attn_in_weight =
-      l.stacked({a + "q_proj.weight", a + "k_proj.weight", a + "v_proj.weight"}, W, W);
-  Mat bias = l.stacked({a + "q_proj.bias", a + "k_proj.bias", a + "v_proj.bias"}, W, 1);
-  b.attn_in_bias = {bias.data, static_cast<int>(3 * W)};
-  b.attn_out_weight = l.mat(a + "out_proj.weight", {W, W});
-  b.attn_out_bias = l.vec(a + "out_proj.bias", W);
-  b.ln_2_weight = l.vec(p + "layer_norm2.weight", W);
-  b.ln_2_bias = l.vec(p + "layer_norm2.bias", W);
-  b.mlp_fc_weight = l.mat(p + "mlp.fc1.weight", {M, W});
-  b.mlp_fc_bias = l.vec(p + "mlp.fc1.bias", M);
-  b.mlp_proj_weight = l.mat(p + "mlp.fc2.weight", {W, M});
-  b.mlp_proj_bias = l.vec(p + "mlp.fc2.bias", W);
+// A projection to the joint space as [E, W]: transposed once where the checkpoint stores it as
+// [W, E] (OpenAI), in place where it is already nn.Linear-shaped (Hugging Face).
+Mat projection(Loader& l, WeightNaming naming, ModelTensor id, int64_t W, int64_t E) {
+  if (is_stored_transposed(naming, id)) return l.transposed(tensor_name(naming, id), W, E);
+  return l.mat(tensor_name(naming, id), {E, W});
 }
 
-void load_openai(Loader& l, const ClipHParams& h, ClipWeights& w) {
+void load_all(Loader& l, WeightNaming naming, const ClipHParams& h, ClipWeights& w) {
   const int64_t VW = h.vision.width, TW = h.text.width, E = h.embed_dim, P = h.patch_size;
+  auto name = [&](ModelTensor id) { return tensor_name(naming, id); };
+  using T = ModelTensor;
   VisionWeights& v = w.vision;
-  v.patch_weight = l.mat("visual.conv1.weight", {VW, 3, P, P});
-  v.class_embedding = l.vec("visual.class_embedding", VW);
-  v.positional_embedding = l.mat("visual.positional_embedding", {h.vision_tokens(), VW});
-  v.ln_pre_weight = l.vec("visual.ln_pre.weight", VW);
-  v.ln_pre_bias = l.vec("visual.ln_pre.bias", VW);
+  v.patch_weight = l.mat(name(T::kPatchEmbedding), {VW, 3, P, P});
+  v.class_embedding = l.vec(name(T::kClassEmbedding), VW);
+  v.positional_embedding = l.mat(name(T::kVisionPositionalEmbedding), {h.vision_tokens(), VW});
+  v.ln_pre_weight = l.vec(name(T::kLnPreWeight), VW);
+  v.ln_pre_bias = l.vec(name(T::kLnPreBias), VW);
   v.blocks.resize(h.vision.layers);
   for (int i = 0; i < h.vision.layers; ++i) {
-    load_block_openai(l, "visual.transformer.resblocks." + std::to_string(i) + ".", h.vision,
-                      v.blocks[i]);
+    load_block(l, naming, Tower::kVision, i, h.vision, v.blocks[i]);
   }
-  v.ln_post_weight = l.vec("visual.ln_post.weight", VW);
-  v.ln_post_bias = l.vec("visual.ln_post.bias", VW);
-  v.projection = l.transposed("visual.proj", VW, E);
+  v.ln_post_weight = l.vec(name(T::kLnPostWeight), VW);
+  v.ln_post_bias = l.vec(name(T::kLnPostBias), VW);
+  v.projection = projection(l, naming, T::kVisionProjection, VW, E);
 
   TextWeights& t = w.text;
-  t.token_embedding = l.mat("token_embedding.weight", {h.vocab_size, TW});
-  t.positional_embedding = l.mat("positional_embedding", {h.context_length, TW});
+  t.token_embedding = l.mat(name(T::kTokenEmbedding), {h.vocab_size, TW});
+  t.positional_embedding = l.mat(name(T::kTextPositionalEmbedding), {h.context_length, TW});
   t.blocks.resize(h.text.layers);
   for (int i = 0; i < h.text.layers; ++i) {
-    load_block_openai(l, "transformer.resblocks." + std::to_string(i) + ".", h.text, t.blocks[i]);
+    load_block(l, naming, Tower::kText, i, h.text, t.blocks[i]);
   }
-  t.ln_final_weight = l.vec("ln_final.weight", TW);
-  t.ln_final_bias = l.vec("ln_final.bias", TW);
-  t.projection = l.transposed("text_projection", TW, E);
-  w.logit_scale = l.scalar("logit_scale");
-}
-
-void load_hf(Loader& l, const ClipHParams& h, ClipWeights& w) {
-  const int64_t VW = h.vision.width, TW = h.text.width, E = h.embed_dim, P = h.patch_size;
-  VisionWeights& v = w.vision;
-  const std::string vm = "vision_model.";
-  v.patch_weight = l.mat(vm + "embeddings.patch_embedding.weight", {VW, 3, P, P});
-  v.class_embedding = l.vec(vm + "embeddings.class_embedding", VW);
-  v.positional_embedding =
-      l.mat(vm + "embeddings.position_embedding.weight", {h.vision_tokens(), VW});
-  v.ln_pre_weight = l.vec(vm + "pre_layrnorm.weight", VW);  // sic: transformers' spelling
-  v.ln_pre_bias = l.vec(vm + "pre_layrnorm.bias", VW);
-  v.blocks.resize(h.vision.layers);
-  for (int i = 0; i < h.vision.layers; ++i) {
-    load_block_hf(l, vm + "encoder.layers." + std::to_string(i) + ".", h.vision, v.blocks[i]);
-  }
-  v.ln_post_weight = l.vec(vm + "post_layernorm.weight", VW);
-  v.ln_post_bias = l.vec(vm + "post_layernorm.bias", VW);
-  v.projection = l.mat("visual_projection.weight", {E, VW});
-
-  TextWeights& t = w.text;
-  const std::string tm = "text_model.";
-  t.token_embedding = l.mat(tm + "embeddings.token_embedding.weight", {h.vocab_size, TW});
-  t.positional_embedding =
-      l.mat(tm + "embeddings.position_embedding.weight", {h.context_length, TW});
-  t.blocks.resize(h.text.layers);
-  for (int i = 0; i < h.text.layers; ++i) {
-    load_block_hf(l, tm + "encoder.layers." + std::to_string(i) + ".", h.text, t.blocks[i]);
-  }
-  t.ln_final_weight = l.vec(tm + "final_layer_norm.weight", TW);
-  t.ln_final_bias = l.vec(tm + "final_layer_norm.bias", TW);
-  t.projection = l.mat("text_projection.weight", {E, TW});
-  w.logit_scale = l.scalar("logit_scale");
+  t.ln_final_weight = l.vec(name(T::kLnFinalWeight), TW);
+  t.ln_final_bias = l.vec(name(T::kLnFinalBias), TW);
+  t.projection = projection(l, naming, T::kTextProjection, TW, E);
+  w.logit_scale = l.scalar(name(T::kLogitScale));
 }
 
 }  // namespace
@@ -255,11 +209,7 @@ StatusOr<std::unique_ptr<ClipWeights>> load_clip_weights(
   auto weights = std::make_unique<ClipWeights>();
   weights->archive = archive;
   Loader loader(*archive, *weights);
-  if (naming == WeightNaming::kOpenAI) {
-    load_openai(loader, hparams, *weights);
-  } else {
-    load_hf(loader, hparams, *weights);
-  }
+  load_all(loader, naming, hparams, *weights);
   XRS_RETURN_IF_ERROR(loader.status);
   loader.finish();
   return weights;

@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "clip/hparams.h"
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/hparams.h"
+#include "clip/checkpoint/tensor_archive.h"
+#include "clip/checkpoint/tensor_names.h"
 #include "core/status.h"
 
 namespace xrs {
@@ -32,7 +33,8 @@ struct Vec {
 };
 
 // One pre-LayerNorm residual attention block (OpenAI's ResidualAttentionBlock). The comment
-// after each field is its OpenAI/OpenCLIP checkpoint name under "<tower>resblocks.<i>.".
+// after each field is its OpenAI/OpenCLIP checkpoint name under "<tower>resblocks.<i>."
+// (clip/checkpoint/tensor_names.h has both conventions).
 struct BlockWeights {
   Vec ln_1_weight, ln_1_bias;  // ln_1.{weight,bias}                [W]
   Mat attn_in_weight;          // attn.in_proj_weight (q; k; v)      [3W, W]
@@ -63,17 +65,6 @@ struct TextWeights {
   Vec ln_final_weight, ln_final_bias;  // ln_final
   Mat projection;                      // text_projection [W, E] stored transposed as [E, W]
 };
-
-// Tensor naming conventions of the supported checkpoints.
-enum class WeightNaming {
-  kOpenAI,       // OpenAI .pt and OpenCLIP safetensors: "visual.conv1.weight", ...
-  kHuggingFace,  // transformers CLIPModel: "vision_model.embeddings.patch_embedding.weight", ...
-};
-
-std::string_view weight_naming_name(WeightNaming naming);  // "openai", "huggingface"
-
-// Which naming an archive uses, from the tensors it holds (kNotFound if neither).
-StatusOr<WeightNaming> detect_naming(const TensorArchive& archive);
 
 struct ClipWeights {
   VisionWeights vision;

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "clip/ops.h"
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "core/file_util.h"
 #include "imaging/decode.h"
 #include "reference_util.h"

@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "clip/encoders.h"
-#include "clip/model_config.h"
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/model_config.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "clip/weights.h"
 #include "reference_util.h"
 #include "support/test_paths.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 
 namespace xrs::testing {
 

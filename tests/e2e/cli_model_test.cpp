@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "e2e/subprocess.h"
 #include "imaging/decode.h"
 #include "support/test_paths.h"

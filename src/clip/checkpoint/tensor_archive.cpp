@@ -1,4 +1,4 @@
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 
 #include <cstring>
 

@@ -13,8 +13,8 @@
 #include <set>
 
 #include "checkpoint_builders.h"
-#include "clip/tensor_archive.h"
-#include "clip/zip_reader.h"
+#include "clip/checkpoint/tensor_archive.h"
+#include "clip/checkpoint/zip_reader.h"
 #include "core/file_util.h"
 #include "support/test_paths.h"
 

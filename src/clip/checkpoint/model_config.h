@@ -13,9 +13,9 @@
 
 #include <string>
 
-#include "clip/hparams.h"
-#include "clip/tensor_archive.h"
-#include "clip/weights.h"
+#include "clip/checkpoint/hparams.h"
+#include "clip/checkpoint/tensor_archive.h"
+#include "clip/checkpoint/tensor_names.h"
 #include "core/status.h"
 
 namespace xrs {

@@ -1,4 +1,4 @@
-#include "clip/model_config.h"
+#include "clip/checkpoint/model_config.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,12 +13,6 @@ namespace xrs {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kOpenClipWeights = "open_clip_model.safetensors";
-constexpr const char* kOpenClipConfig = "open_clip_config.json";
-constexpr const char* kHfWeights = "model.safetensors";
-constexpr const char* kHfConfig = "config.json";
-constexpr const char* kHfPreprocessor = "preprocessor_config.json";
 
 std::string existing(const fs::path& p) {
   std::error_code ec;
@@ -211,23 +205,24 @@ StatusOr<ModelFiles> find_model_files(const std::string& path, WeightNaming* nam
   ModelFiles files;
   if (fs::is_directory(p, ec)) {
     files.dir = p.string();
-    if (!(files.weights = existing(p / kOpenClipWeights)).empty()) {
-      files.config = existing(p / kOpenClipConfig);
-    } else if (!(files.weights = existing(p / kHfWeights)).empty()) {
-      files.config = existing(p / kHfConfig);
-      files.preprocessor = existing(p / kHfPreprocessor);
+    if (!(files.weights = existing(p / kOpenClipWeightsFile)).empty()) {
+      files.config = existing(p / kOpenClipConfigFile);
+    } else if (!(files.weights = existing(p / kHfWeightsFile)).empty()) {
+      files.config = existing(p / kHfConfigFile);
+      files.preprocessor = existing(p / kHfPreprocessorFile);
     } else {
       std::vector<std::string> pts;
       for (const auto& e : fs::directory_iterator(p, ec)) {
-        if (e.is_regular_file() && e.path().extension() == ".pt") pts.push_back(e.path().string());
+        if (e.is_regular_file() && e.path().extension() == kTorchScriptExtension)
+          pts.push_back(e.path().string());
       }
       std::sort(pts.begin(), pts.end());
       if (pts.size() > 1) {
         return Status::invalid_argument(path + ": several .pt checkpoints; name one of them");
       }
       if (pts.empty()) {
-        return Status::not_found(path + ": no model weights found (looked for " + kOpenClipWeights +
-                                 ", " + kHfWeights + ", *.pt)");
+        return Status::not_found(path + ": no model weights found (looked for " +
+                                 kOpenClipWeightsFile + ", " + kHfWeightsFile + ", *.pt)");
       }
       files.weights = pts[0];
     }
@@ -238,9 +233,9 @@ StatusOr<ModelFiles> find_model_files(const std::string& path, WeightNaming* nam
     if (p.extension() == ".safetensors") {
       // The naming decides which config belongs to it; the caller may know it already.
       bool hf = naming_hint != nullptr ? *naming_hint == WeightNaming::kHuggingFace
-                                       : p.filename() == kHfWeights;
-      files.config = existing(dir / (hf ? kHfConfig : kOpenClipConfig));
-      if (hf) files.preprocessor = existing(dir / kHfPreprocessor);
+                                       : p.filename() == kHfWeightsFile;
+      files.config = existing(dir / (hf ? kHfConfigFile : kOpenClipConfigFile));
+      if (hf) files.preprocessor = existing(dir / kHfPreprocessorFile);
     }
   }
   return files;
@@ -248,19 +243,14 @@ StatusOr<ModelFiles> find_model_files(const std::string& path, WeightNaming* nam
 
 StatusOr<ClipHParams> infer_hparams(const TensorArchive& a, WeightNaming naming) {
   ClipHParams h;
-  const bool hf = naming == WeightNaming::kHuggingFace;
-  const std::string conv =
-      hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight";
-  const std::string vpos =
-      hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding";
-  const std::string tok =
-      hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight";
-  const std::string tpos =
-      hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding";
-  const std::string vblock = hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks.";
-  const std::string tblock = hf ? "text_model.encoder.layers." : "transformer.resblocks.";
-  const std::string fc = hf ? "mlp.fc1.weight" : "mlp.c_fc.weight";
-  const std::string ln = hf ? "layer_norm1.weight" : "ln_1.weight";
+  const std::string conv = tensor_name(naming, ModelTensor::kPatchEmbedding);
+  const std::string vpos = tensor_name(naming, ModelTensor::kVisionPositionalEmbedding);
+  const std::string tok = tensor_name(naming, ModelTensor::kTokenEmbedding);
+  const std::string tpos = tensor_name(naming, ModelTensor::kTextPositionalEmbedding);
+  const std::string vblock(blocks_prefix(naming, Tower::kVision));
+  const std::string tblock(blocks_prefix(naming, Tower::kText));
+  const std::string fc(block_tensor_suffix(naming, BlockTensor::kMlpFcWeight));
+  const std::string ln(block_tensor_suffix(naming, BlockTensor::kLn1Weight));
 
   XRS_ASSIGN_OR_RETURN(const TensorView* c, need(a, conv, 4));
   if (c->shape[1] != 3 || c->shape[2] != c->shape[3]) {
@@ -288,13 +278,11 @@ StatusOr<ClipHParams> infer_hparams(const TensorArchive& a, WeightNaming naming)
   h.context_length = static_cast<int>(tp->shape[0]);
   XRS_ASSIGN_OR_RETURN(const TensorView* tfc, need(a, tblock + "0." + fc, 2));
   h.text.mlp_width = static_cast<int>(tfc->shape[0]);
-  if (hf) {
-    XRS_ASSIGN_OR_RETURN(const TensorView* proj, need(a, "text_projection.weight", 2));
-    h.embed_dim = static_cast<int>(proj->shape[0]);
-  } else {
-    XRS_ASSIGN_OR_RETURN(const TensorView* proj, need(a, "text_projection", 2));
-    h.embed_dim = static_cast<int>(proj->shape[1]);
-  }
+  // The text projection is [E, W] (Hugging Face) or [W, E] (OpenAI, stored transposed).
+  XRS_ASSIGN_OR_RETURN(const TensorView* proj,
+                       need(a, tensor_name(naming, ModelTensor::kTextProjection), 2));
+  h.embed_dim = static_cast<int>(
+      proj->shape[is_stored_transposed(naming, ModelTensor::kTextProjection) ? 1 : 0]);
   // OpenAI's build_model: 64-wide heads, QuickGELU.
   h.vision.heads = std::max(1, h.vision.width / 64);
   h.text.heads = std::max(1, h.text.width / 64);

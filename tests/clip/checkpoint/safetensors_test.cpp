@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "core/file_util.h"
 #include "support/test_paths.h"
 

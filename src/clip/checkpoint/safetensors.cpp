@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "core/file_util.h"
 
 namespace xrs {

@@ -1,6 +1,6 @@
 // The restricted unpickler. Opcode semantics follow CPython's Lib/pickle.py and the protocol
 // notes in Lib/pickletools.py; only the subset a PyTorch checkpoint uses is implemented.
-#include "clip/pickle.h"
+#include "clip/checkpoint/pickle.h"
 
 #include <cstdio>
 #include <cstring>

@@ -12,15 +12,15 @@
 #include <map>
 #include <unordered_map>
 
-#include "clip/pickle.h"
-#include "clip/tensor_archive.h"
-#include "clip/zip_reader.h"
+#include "clip/checkpoint/pickle.h"
+#include "clip/checkpoint/tensor_archive.h"
+#include "clip/checkpoint/tensor_names.h"
+#include "clip/checkpoint/zip_reader.h"
 #include "core/file_util.h"
 
 namespace xrs {
 namespace {
 
-constexpr std::string_view kPickleName = "data.pkl";
 // Objects and dicts nested while flattening (CLIP's deepest name passes 6 of each); bounds the
 // recursion, and cycles, which a pickle can build with its memo.
 constexpr int kMaxDepth = 128;
@@ -106,7 +106,8 @@ StatusOr<std::string> TorchScriptArchive::find_prefix() const {
   for (const ZipReader::Entry& e : zip_.entries()) {
     const std::string& n = e.name;
     const size_t slash = n.find('/');
-    if (slash == std::string::npos || n.compare(slash + 1, std::string::npos, kPickleName) != 0) {
+    if (slash == std::string::npos ||
+        n.compare(slash + 1, std::string::npos, kTorchPickleEntry) != 0) {
       continue;
     }
     if (!found.empty()) {
@@ -119,7 +120,7 @@ StatusOr<std::string> TorchScriptArchive::find_prefix() const {
                                ": zip archive without a '<name>/data.pkl' entry is not a "
                                "PyTorch checkpoint");
   }
-  return found.substr(0, found.size() - kPickleName.size());
+  return found.substr(0, found.size() - kTorchPickleEntry.size());
 }
 
 StatusOr<StorageBytes> TorchScriptArchive::storage(const pickle::Value& s,
@@ -136,7 +137,7 @@ StatusOr<StorageBytes> TorchScriptArchive::storage(const pickle::Value& s,
     }
     return it->second;
   }
-  const std::string entry_name = prefix_ + "data/" + s.storage_key;
+  const std::string entry_name = prefix_ + std::string(kTorchStorageFolder) + s.storage_key;
   const ZipReader::Entry* entry = zip_.find(entry_name);
   if (entry == nullptr) return Status::corruption(where + " has no zip entry '" + entry_name + "'");
   XRS_ASSIGN_OR_RETURN(std::span<const std::byte> bytes, zip_.read(*entry));
@@ -202,7 +203,7 @@ Status TorchScriptArchive::parse(const std::string& path) {
   XRS_ASSIGN_OR_RETURN(zip_, ZipReader::open(file_.bytes(), path));
   XRS_ASSIGN_OR_RETURN(prefix_, find_prefix());
   // torch 2.x records the byte order of the storages; everything here reads little-endian.
-  if (const ZipReader::Entry* order = zip_.find(prefix_ + "byteorder")) {
+  if (const ZipReader::Entry* order = zip_.find(prefix_ + std::string(kTorchByteOrderEntry))) {
     XRS_ASSIGN_OR_RETURN(std::span<const std::byte> text, zip_.read(*order));
     const std::string_view value(reinterpret_cast<const char*>(text.data()), text.size());
     if (value != "little") {
@@ -210,7 +211,7 @@ Status TorchScriptArchive::parse(const std::string& path) {
                                  std::string(value.substr(0, 16)) + "' (only 'little' is read)");
     }
   }
-  const std::string pickle_name = prefix_ + std::string(kPickleName);
+  const std::string pickle_name = prefix_ + std::string(kTorchPickleEntry);
   XRS_ASSIGN_OR_RETURN(std::span<const std::byte> pkl, zip_.read(*zip_.find(pickle_name)));
   StatusOr<pickle::Document> doc = pickle::unpickle(pkl);
   if (!doc.is_ok()) return doc.status().with_context(path + ": " + pickle_name);

@@ -1,6 +1,6 @@
 // The restricted unpickler: values from hand-written opcodes and from CPython's own pickler,
 // refusal of every global outside the allowlist, malformed input and limits.
-#include "clip/pickle.h"
+#include "clip/checkpoint/pickle.h"
 
 #include <gtest/gtest.h>
 

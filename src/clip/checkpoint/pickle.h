@@ -37,7 +37,7 @@
 #include <utility>
 #include <vector>
 
-#include "clip/tensor_archive.h"
+#include "clip/checkpoint/tensor_archive.h"
 #include "core/status.h"
 
 namespace xrs::pickle {

@@ -1,6 +1,6 @@
 // The zip reader: stored, deflated and ZIP64 archives written by hand and by CPython's zipfile,
 // and damaged archives (central directory, end record, CRC, truncation at every length).
-#include "clip/zip_reader.h"
+#include "clip/checkpoint/zip_reader.h"
 
 #include <gtest/gtest.h>
 

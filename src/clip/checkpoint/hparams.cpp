@@ -1,4 +1,4 @@
-#include "clip/hparams.h"
+#include "clip/checkpoint/hparams.h"
 
 namespace xrs {
 

@@ -1,5 +1,5 @@
 // The zip reader (format: PKWARE APPNOTE.TXT 6.3; summary in docs/MODEL_FORMATS.md).
-#include "clip/zip_reader.h"
+#include "clip/checkpoint/zip_reader.h"
 
 #include <zlib.h>
 
