@@ -1,13 +1,12 @@
 // xray-search dataset fetch METADATA.csv --out DATA_DIR [--parallel 4] [--json]
 // Downloads every source_url into DATA_DIR/raw/<category>/<image_name>; exit 1 if any failed.
-#include <unistd.h>
-
 #include <chrono>
 #include <memory>
 
 #include "common.h"
 #include "fetch/dataset_fetch.h"
 #include "fetch_cli.h"
+#include "progress.h"
 
 namespace xrs::app {
 
@@ -27,39 +26,28 @@ class DatasetProgressPrinter {
  public:
   static constexpr int kMaxFailureLines = 20;
 
-  DatasetProgressPrinter() : tty_(::isatty(STDERR_FILENO) == 1) {}
-
   void operator()(const DatasetFetchItem& item, int done, int total) {
     counts_[static_cast<int>(item.outcome)]++;
     if (item.outcome == FetchOutcome::kFailed && counts_[2] <= kMaxFailureLines) {
-      if (drawn_) std::fputc('\n', stderr);
-      drawn_ = false;
-      std::fprintf(stderr, "xray-search: failed: line %d %s: %s\n", item.line,
-                   item.image_name.c_str(), item.reason.c_str());
+      line_.print(strfmt("xray-search: failed: line %d %s: %s", item.line, item.image_name.c_str(),
+                         item.reason.c_str()));
       if (counts_[2] == kMaxFailureLines) {
-        std::fprintf(stderr,
-                     "xray-search: (further failures are counted, not listed; --json "
-                     "lists every one)\n");
+        line_.print(
+            "xray-search: (further failures are counted, not listed; --json lists every one)");
       }
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (!tty_ && done != total && now - last_ < std::chrono::seconds(5)) return;
-    last_ = now;
-    std::fprintf(stderr, "%s[%d/%d] %d downloaded, %d skipped, %d failed%s", tty_ ? "\r" : "", done,
-                 total, counts_[0], counts_[1], counts_[2], tty_ ? "  " : "\n");
-    drawn_ = tty_;
-    if (tty_ && done == total) {
-      std::fputc('\n', stderr);
-      drawn_ = false;
+    const std::string text = strfmt("[%d/%d] %d downloaded, %d skipped, %d failed", done, total,
+                                    counts_[0], counts_[1], counts_[2]);
+    if (line_.tty()) {
+      line_.draw(text + "  ", done == total);
+    } else if (line_.plain_due(done == total)) {
+      line_.print(text);
     }
-    std::fflush(stderr);
   }
 
  private:
-  bool tty_;
-  bool drawn_ = false;
+  ProgressLine line_{std::chrono::seconds(5)};
   int counts_[3] = {0, 0, 0};  // by FetchOutcome
-  std::chrono::steady_clock::time_point last_{};
 };
 
 int run_dataset_fetch(const DatasetFetchCliOptions& o) {

@@ -12,6 +12,7 @@
 #include "clip/ops.h"
 #include "common.h"
 #include "pipeline/indexer.h"
+#include "progress.h"
 
 namespace xrs::app {
 
@@ -44,61 +45,38 @@ extern "C" void on_interrupt(int sig) {
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
 }
 
-std::string format_duration(double s) {
-  char buf[32];
-  int t = static_cast<int>(s + 0.5);
-  if (t >= 3600) {
-    std::snprintf(buf, sizeof(buf), "%dh%02dm", t / 3600, t / 60 % 60);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%dm%02ds", t / 60, t % 60);
-  }
-  return buf;
-}
-
 // A progress bar on a terminal; plain lines (at most one per 5 s) otherwise.
 class ProgressPrinter {
  public:
-  ProgressPrinter() : tty_(::isatty(STDERR_FILENO) == 1) {}
-
   void operator()(const IndexProgress& p) {
-    const auto now = std::chrono::steady_clock::now();
     const char* phase = p.phase == IndexProgress::Phase::kHashing ? "checking" : "embedding";
     if (p.phase == IndexProgress::Phase::kDone) {
-      if (tty_ && drawn_) std::fputc('\n', stderr);
+      line_.finish();
       return;
     }
-    if (tty_) {
+    std::string rate;
+    if (line_.tty()) {
       const int width = 30;
       const int filled = p.total ? static_cast<int>(width * p.done / p.total) : width;
-      std::string bar(filled, '#');
-      bar.resize(width, '.');
-      std::fprintf(stderr, "\r%-9s [%s] %zu/%zu", phase, bar.c_str(), p.done, p.total);
       if (p.per_second > 0) {
-        std::fprintf(stderr, "  %.1f img/s  ETA %s   ", p.per_second,
-                     format_duration(p.eta_seconds).c_str());
+        rate =
+            strfmt("  %.1f img/s  ETA %s   ", p.per_second, format_duration(p.eta_seconds).c_str());
       }
-      drawn_ = true;
-      if (p.done == p.total) {
-        std::fputc('\n', stderr);
-        drawn_ = false;
-      }
-      std::fflush(stderr);
+      line_.draw(
+          strfmt("%-9s [%s] %zu/%zu", phase, progress_bar(filled, width).c_str(), p.done, p.total) +
+              rate,
+          p.done == p.total);
       return;
     }
-    if (p.done != p.total && now - last_ < std::chrono::seconds(5) && p.done != 0) return;
-    last_ = now;
-    std::fprintf(stderr, "xray-search: %s %zu/%zu", phase, p.done, p.total);
+    if (!line_.plain_due(p.done == p.total || p.done == 0)) return;
     if (p.per_second > 0) {
-      std::fprintf(stderr, " (%.1f img/s, ETA %s)", p.per_second,
-                   format_duration(p.eta_seconds).c_str());
+      rate = strfmt(" (%.1f img/s, ETA %s)", p.per_second, format_duration(p.eta_seconds).c_str());
     }
-    std::fputc('\n', stderr);
+    line_.print(strfmt("xray-search: %s %zu/%zu", phase, p.done, p.total) + rate);
   }
 
  private:
-  bool tty_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
+  ProgressLine line_{std::chrono::seconds(5)};
 };
 
 nlohmann::json summary_json(const IndexSummary& s, const std::string& index_dir) {

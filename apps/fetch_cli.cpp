@@ -1,7 +1,5 @@
 #include "fetch_cli.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,25 +31,8 @@ DownloadOptions download_options(const DownloadCliOptions& o) {
   return d;
 }
 
-std::string human_bytes(uint64_t bytes) {
-  char buf[32];
-  if (bytes < 1024) {
-    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(bytes));
-  } else if (bytes < (1u << 20)) {
-    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(bytes) / 1024.0);
-  } else if (bytes < (1ull << 30)) {
-    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(bytes) / (1 << 30));
-  }
-  return buf;
-}
-
-DownloadProgressPrinter::DownloadProgressPrinter() : tty_(::isatty(STDERR_FILENO) == 1) {}
-
 void DownloadProgressPrinter::finish_line() {
-  if (tty_ && drawn_) std::fputc('\n', stderr);
-  drawn_ = false;
+  line_.finish();
 }
 
 void DownloadProgressPrinter::operator()(const DownloadProgress& p) {
@@ -59,13 +40,13 @@ void DownloadProgressPrinter::operator()(const DownloadProgress& p) {
   const std::string name = std::filesystem::path(*p.dest).filename().string();
   const bool fresh = name != current_;
   if (fresh) {
-    finish_line();
     current_ = name;
     started_ = now;
     start_bytes_ = p.bytes_done;
     if (p.resumed_from > 0) {
-      std::fprintf(stderr, "xray-search: resuming %s at %s\n", name.c_str(),
-                   human_bytes(p.resumed_from).c_str());
+      line_.print("xray-search: resuming " + name + " at " + human_bytes(p.resumed_from));
+    } else {
+      line_.finish();
     }
   }
   const double secs = std::chrono::duration<double>(now - started_).count();
@@ -75,23 +56,17 @@ void DownloadProgressPrinter::operator()(const DownloadProgress& p) {
                           ? static_cast<int>(100.0 * static_cast<double>(p.bytes_done) /
                                              static_cast<double>(p.bytes_total))
                           : -1;
-  if (tty_) {
-    std::string bar(30, ' ');
-    if (percent >= 0)
-      bar.replace(0, static_cast<size_t>(percent * 30 / 100), percent * 30 / 100, '#');
-    std::fprintf(stderr, "\r%-28.28s [%s] %s / %s  %s/s   ", name.c_str(), bar.c_str(),
-                 human_bytes(p.bytes_done).c_str(), total.c_str(),
-                 human_bytes(static_cast<uint64_t>(rate)).c_str());
-    std::fflush(stderr);
-    drawn_ = true;
+  if (line_.tty()) {
+    const std::string bar = progress_bar(percent >= 0 ? percent * 30 / 100 : 0, 30, ' ');
+    line_.draw(strfmt("%-28.28s [%s] %s / %s  %s/s   ", name.c_str(), bar.c_str(),
+                      human_bytes(p.bytes_done).c_str(), total.c_str(),
+                      human_bytes(static_cast<uint64_t>(rate)).c_str()));
     return;
   }
-  if (!fresh && now - last_line_ < std::chrono::seconds(10)) return;
-  last_line_ = now;
-  std::fprintf(stderr, "xray-search: %s: %s / %s", name.c_str(), human_bytes(p.bytes_done).c_str(),
-               total.c_str());
-  if (percent >= 0) std::fprintf(stderr, " (%d%%)", percent);
-  std::fputc('\n', stderr);
+  if (!line_.plain_due(fresh)) return;
+  std::string text = "xray-search: " + name + ": " + human_bytes(p.bytes_done) + " / " + total;
+  if (percent >= 0) text += strfmt(" (%d%%)", percent);
+  line_.print(text);
 }
 
 }  // namespace xrs::app

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fetch/download.h"
+#include "progress.h"
 
 namespace xrs::app {
 
@@ -24,23 +25,18 @@ void add_download_options(CLI::App& cmd, DownloadCliOptions& o);
 // allowed when the environment sets XRAY_FETCH_ALLOW_HTTP=1.
 DownloadOptions download_options(const DownloadCliOptions& o);
 
-// "12.3 MiB"
-std::string human_bytes(uint64_t bytes);
-
 // Renders DownloadProgress on stderr: a redrawn bar on a terminal, else one line per file at
 // start, then at most one line every 10 s. Not thread-safe (one download at a time).
 class DownloadProgressPrinter {
  public:
-  DownloadProgressPrinter();
   void operator()(const DownloadProgress& p);
   // Ends the bar's line (call before printing anything else).
   void finish_line();
 
  private:
-  bool tty_;
-  bool drawn_ = false;
+  ProgressLine line_{std::chrono::seconds(10)};
   std::string current_;
-  std::chrono::steady_clock::time_point started_{}, last_line_{};
+  std::chrono::steady_clock::time_point started_{};
   uint64_t start_bytes_ = 0;
 };
 

@@ -9,8 +9,6 @@
 
 namespace xrs {
 
-using dataset_internal::quote_name;
-
 namespace {
 
 constexpr uint64_t kMaxConfigBytes = 1u << 20;
@@ -43,11 +41,11 @@ Status check_dataset_config(const DatasetConfig& config) {
   for (const std::string& c : config.categories) {
     const std::string why = unsafe_name_reason(c, /*allow_subfolders=*/false);
     if (!why.empty()) {
-      return Status::invalid_argument("categories: " + quote_name(c) +
+      return Status::invalid_argument("categories: " + quote_for_message(c) +
                                       " is not a plain folder name: " + why);
     }
     if (!seen.insert(c).second) {
-      return Status::invalid_argument("categories: " + quote_name(c) + " is listed twice");
+      return Status::invalid_argument("categories: " + quote_for_message(c) + " is listed twice");
     }
   }
   if (config.extensions.empty()) {
@@ -56,16 +54,16 @@ Status check_dataset_config(const DatasetConfig& config) {
   seen.clear();
   for (const std::string& e : config.extensions) {
     if (e.size() < 2 || e.front() != '.') {
-      return Status::invalid_argument("extensions: " + quote_name(e) +
+      return Status::invalid_argument("extensions: " + quote_for_message(e) +
                                       " must start with '.' (like \".png\")");
     }
     if (image_type_for_extension(e) == ImageFileType::kUnknown) {
-      return Status::invalid_argument("extensions: " + quote_name(e) +
+      return Status::invalid_argument("extensions: " + quote_for_message(e) +
                                       " is not an image type xray-search decodes (.png, .jpg, "
                                       ".jpeg, .dcm, .dicom)");
     }
-    if (!seen.insert(dataset_internal::ascii_lower(e)).second) {
-      return Status::invalid_argument("extensions: " + quote_name(e) + " is listed twice");
+    if (!seen.insert(ascii_lower(e)).second) {
+      return Status::invalid_argument("extensions: " + quote_for_message(e) + " is listed twice");
     }
   }
   if (config.decode.limits.max_pixels < 1) {
@@ -89,7 +87,7 @@ StatusOr<DatasetConfig> parse_dataset_config(std::string_view json, const std::s
       XRS_ASSIGN_OR_RETURN(base.categories, string_list(value, key, origin));
     } else if (key == "extensions") {
       XRS_ASSIGN_OR_RETURN(base.extensions, string_list(value, key, origin));
-      for (std::string& e : base.extensions) e = dataset_internal::ascii_lower(e);
+      for (std::string& e : base.extensions) e = ascii_lower(e);
     } else if (key == "max_pixels") {
       if (!value.is_number_unsigned() || value.get<uint64_t>() < 1) {
         return Status::invalid_argument(origin + ": \"max_pixels\" must be a positive integer");
@@ -102,7 +100,7 @@ StatusOr<DatasetConfig> parse_dataset_config(std::string_view json, const std::s
       }
       base.unlisted_files_are_errors = value == "error";
     } else {
-      return Status::invalid_argument(origin + ": unknown key " + quote_name(key) +
+      return Status::invalid_argument(origin + ": unknown key " + quote_for_message(key) +
                                       " (known: categories, extensions, max_pixels, "
                                       "unlisted_files)");
     }

@@ -1,7 +1,5 @@
 #include "dataset/csv.h"
 
-#include <utf8proc.h>
-
 #include <filesystem>
 #include <set>
 
@@ -217,7 +215,6 @@ class Parser {
     size_t line_start = record_line_start_;
     size_t i = begin;
     while (i < end) {
-      const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s_.data() + i);
       const unsigned char c = static_cast<unsigned char>(s_[i]);
       if (c < 0x80) {
         if (c == '\n' || (c == '\r' && !(i + 1 < end && s_[i + 1] == '\n'))) {
@@ -227,14 +224,14 @@ class Parser {
         ++i;
         continue;
       }
-      utf8proc_int32_t cp = 0;
-      const utf8proc_ssize_t n = utf8proc_iterate(p, static_cast<utf8proc_ssize_t>(end - i), &cp);
-      if (n <= 0 || cp < 0) {
+      char32_t cp = 0;
+      const size_t n = utf8_decode(std::string_view(s_.data(), end), i, &cp);
+      if (n == 0) {
         reject(CsvIssueKind::kInvalidUtf8, line, static_cast<int>(i - line_start) + 1,
                "invalid UTF-8 (byte " + hex_byte(c) + "); save the file as UTF-8");
         return;
       }
-      i += static_cast<size_t>(n);
+      i += n;
     }
   }
 
@@ -250,8 +247,8 @@ class Parser {
                   "the header's " + ordinal + " has no name");
       } else if (!seen.insert(name).second) {
         add_issue(CsvIssueKind::kDuplicateColumnName, record_line_, 0,
-                  "the header names column " + dataset_internal::quote_name(name) +
-                      " twice (again as " + ordinal + ")");
+                  "the header names column " + quote_for_message(name) + " twice (again as " +
+                      ordinal + ")");
       }
     }
   }

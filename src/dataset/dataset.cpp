@@ -1,7 +1,5 @@
 #include "dataset/dataset.h"
 
-#include <utf8proc.h>
-
 #include <algorithm>
 
 #include "dataset/text.h"
@@ -37,7 +35,7 @@ int ValidationReport::warning_count() const {
 }
 
 ImageFileType image_type_for_extension(std::string_view extension) {
-  const std::string e = dataset_internal::ascii_lower(extension);
+  const std::string e = ascii_lower(extension);
   if (e == ".png") return ImageFileType::kPng;
   if (e == ".jpg" || e == ".jpeg") return ImageFileType::kJpeg;
   if (e == ".dcm" || e == ".dicom") return ImageFileType::kDicom;
@@ -66,52 +64,6 @@ std::string unsafe_name_reason(std::string_view name, bool allow_subfolders) {
 }
 
 namespace dataset_internal {
-
-std::string escaped(std::string_view text) {
-  constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      utf8proc_int32_t cp = 0;
-      const utf8proc_ssize_t n =
-          utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + i),
-                           static_cast<utf8proc_ssize_t>(text.size() - i), &cp);
-      if (n > 0 && cp >= 0) {
-        out.append(text.substr(i, static_cast<size_t>(n)));
-        i += static_cast<size_t>(n);
-        continue;
-      }
-    }
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\\' || c == '\'') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7F) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++i;
-  }
-  return out;
-}
-
-std::string ascii_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string extension_of(std::string_view name) {
   const size_t slash = name.rfind('/');

@@ -94,8 +94,8 @@ class Checker {
       return;
     }
     if (!is_inside(target, raw_)) {
-      add("unsafe_link",
-          rel + " leads to " + quote_name(target.string()) + ", outside raw/ (a symbolic link)");
+      add("unsafe_link", rel + " leads to " + quote_for_message(target.string()) +
+                             ", outside raw/ (a symbolic link)");
       return;
     }
     const fs::file_status st = fs::status(target, ec);

@@ -11,7 +11,7 @@ std::string render_problem_text(const Problem& problem) {
   if (problem.line > 0) {
     out = std::string(kMetadataFileName) + ":" + std::to_string(problem.line) + ": ";
   } else if (!problem.file.empty()) {
-    out = dataset_internal::escaped(problem.file) + ": ";
+    out = escape_for_message(problem.file) + ": ";
   }
   if (problem.severity == Severity::kWarning) out += "warning: ";
   out += problem.code;

@@ -18,7 +18,6 @@ namespace xrs {
 
 using dataset_internal::FileJob;
 using dataset_internal::FileResult;
-using dataset_internal::quote_name;
 namespace fs = std::filesystem;
 
 namespace {
@@ -33,7 +32,7 @@ std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& s : items) {
     if (!out.empty()) out += ", ";
-    out += dataset_internal::escaped(s);
+    out += escape_for_message(s);
   }
   return out;
 }
@@ -83,7 +82,7 @@ class Validator {
     std::error_code ec;
     if (!fs::is_directory(dir_, ec)) {
       add_dataset("missing_data_dir", "", 0,
-                  "the data directory " + quote_name(dir_.string()) +
+                  "the data directory " + quote_for_message(dir_.string()) +
                       (fs::exists(dir_, ec) ? " is not a directory" : " does not exist"));
       return false;
     }
@@ -92,7 +91,7 @@ class Validator {
       const StatusCode code = read.status().code();
       if (code == StatusCode::kNotFound) {
         add_dataset("missing_metadata", kMetadata, 0,
-                    kMetadata + " does not exist in " + quote_name(dir_.string()));
+                    kMetadata + " does not exist in " + quote_for_message(dir_.string()));
       } else if (code == StatusCode::kResourceExhausted) {
         add_dataset("csv_too_large", kMetadata, 0, read.status().message());
       } else {
@@ -113,7 +112,7 @@ class Validator {
       all_present = false;
       std::string m = kMetadata + " has no column '" + std::string(name) + "'";
       for (const std::string& h : table_.header) {
-        if (h.find(name) != std::string::npos) m += " (but has " + quote_name(h) + ")";
+        if (h.find(name) != std::string::npos) m += " (but has " + quote_for_message(h) + ")";
       }
       add(std::string("missing_column"), ProblemScope::kDataset, kMetadata, table_.header_line,
           std::string(name), "", m + "; its columns are: " + joined(table_.header));
@@ -132,7 +131,7 @@ class Validator {
     const std::set<std::string> categories(config_.categories.begin(), config_.categories.end());
     std::set<std::string> extensions;
     for (const std::string& e : config_.extensions) {
-      extensions.insert(dataset_internal::ascii_lower(e));
+      extensions.insert(ascii_lower(e));
     }
     std::map<std::string, int> first_line;
     for (CsvRecord& record : table_.records) {
@@ -144,7 +143,7 @@ class Validator {
         add(code, ProblemScope::kImage, kMetadata, line, std::string(column), name,
             std::move(message));
       };
-      const std::string who = name.empty() ? "the row" : "image " + quote_name(name);
+      const std::string who = name.empty() ? "the row" : "image " + quote_for_message(name);
       for (int i : {i_name, i_url, i_cat}) {
         if (record.fields[i].empty()) {
           row_problem("empty_field", table_.header[i], who + " has an empty " + table_.header[i]);
@@ -157,7 +156,7 @@ class Validator {
         name_safe = why.empty();
         if (!name_safe) {
           row_problem("unsafe_name", kColumnImageName,
-                      "image name " + quote_name(name) + " could leave its folder: " + why);
+                      "image name " + quote_for_message(name) + " could leave its folder: " + why);
         }
         auto [it, inserted] = first_line.emplace(name, line);
         duplicate = !inserted;
@@ -173,12 +172,14 @@ class Validator {
         category_safe = why.empty();
         category_known = categories.count(category) > 0;
         if (!category_safe) {
-          row_problem("unsafe_category", kColumnCategory,
-                      "category " + quote_name(category) + " is not a plain folder name: " + why);
+          row_problem(
+              "unsafe_category", kColumnCategory,
+              "category " + quote_for_message(category) + " is not a plain folder name: " + why);
         } else if (!category_known) {
           row_problem("unknown_category", kColumnCategory,
-                      who + " has category " + quote_name(category) + ", which is not one of " +
-                          joined(config_.categories) + " (categories are case-sensitive)");
+                      who + " has category " + quote_for_message(category) +
+                          ", which is not one of " + joined(config_.categories) +
+                          " (categories are case-sensitive)");
         }
       }
       ImageFileType expected = ImageFileType::kUnknown;
@@ -189,7 +190,8 @@ class Validator {
         } else {
           row_problem(
               "bad_extension", kColumnImageName,
-              who + (ext.empty() ? " has no extension" : " has extension " + quote_name(ext)) +
+              who +
+                  (ext.empty() ? " has no extension" : " has extension " + quote_for_message(ext)) +
                   "; allowed: " + joined(config_.extensions));
         }
       }
@@ -292,7 +294,7 @@ class Validator {
     }
     if (ec) {
       add("unreadable_directory", ProblemScope::kImage, shown, 0, "", "",
-          quote_name(shown) + " cannot be listed: " + ec.message());
+          quote_for_message(shown) + " cannot be listed: " + ec.message());
       return;
     }
     for (const fs::directory_entry& entry : entries) {
@@ -306,7 +308,7 @@ class Validator {
           walk(entry.path(), path + "/", depth + 1);
         } else {
           add("unreadable_directory", ProblemScope::kImage, kRaw + "/" + path, 0, "", "",
-              quote_name(kRaw + "/" + path) + " is nested too deep to be checked");
+              quote_for_message(kRaw + "/" + path) + " is nested too deep to be checked");
         }
       } else if (is_dir ? !listed_dirs_.count(path) : !listed_.count(path)) {
         report_unlisted(path, is_dir);
@@ -316,14 +318,14 @@ class Validator {
 
   void report_unlisted(const std::string& path, bool is_dir) {
     const std::string shown = kRaw + "/" + path;
-    std::string m = dataset_internal::escaped(shown) + (is_dir ? " (a linked folder)" : "") +
+    std::string m = escape_for_message(shown) + (is_dir ? " (a linked folder)" : "") +
                     " is not listed in " + kMetadata;
     const size_t slash = path.find('/');
     if (slash == std::string::npos) {
       m += " (files belong in " + kRaw + "/<category>/)";
     } else if (std::find(config_.categories.begin(), config_.categories.end(),
                          path.substr(0, slash)) == config_.categories.end()) {
-      m += " (and " + quote_name(path.substr(0, slash)) + " is not a known category)";
+      m += " (and " + quote_for_message(path.substr(0, slash)) + " is not a known category)";
     }
     add("unlisted_file", ProblemScope::kImage, shown, 0, "", "", m,
         config_.unlisted_files_are_errors ? Severity::kError : Severity::kWarning);

@@ -9,6 +9,7 @@
 
 #include "core/file_util.h"
 #include "core/sha256.h"
+#include "core/strings.h"
 #include "dataset/dataset.h"
 #include "fetch/url.h"
 
@@ -86,9 +87,7 @@ void prepare(const CsvRecord& r, const Columns& c, const std::string& out_dir, J
   if (!item.reason.empty()) return;
   item.url = github_blob_to_raw(url);
   if (c.sha256 >= 0) {
-    job->sha256 = r.fields[c.sha256];
-    std::transform(job->sha256.begin(), job->sha256.end(), job->sha256.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    job->sha256 = ascii_lower(r.fields[c.sha256]);
     if (!job->sha256.empty() &&
         (job->sha256.size() != 64 ||
          job->sha256.find_first_not_of("0123456789abcdef") != std::string::npos)) {

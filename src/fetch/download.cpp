@@ -14,6 +14,7 @@
 
 #include "core/file_util.h"
 #include "core/sha256.h"
+#include "core/strings.h"
 #include "fetch/url.h"
 
 namespace xrs {
@@ -26,14 +27,6 @@ namespace {
 void curl_init_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
 }
 
 std::string trimmed(std::string_view s) {
@@ -212,9 +205,9 @@ struct Transfer {
     if (line.substr(0, 5) == "HTTP/") {
       t->content_range.clear();  // a new response (after a 100 Continue or on a redirect hop)
       t->retry_after.clear();
-    } else if (starts_with_nocase(line, "content-range:")) {
+    } else if (istarts_with(line, "content-range:")) {
       t->content_range = trimmed(line.substr(14));
-    } else if (starts_with_nocase(line, "retry-after:")) {
+    } else if (istarts_with(line, "retry-after:")) {
       t->retry_after = trimmed(line.substr(12));
     }
     return size * n;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/strings.h"
 #include "fetch/model_fetch.h"
 
 namespace xrs {
@@ -57,10 +58,8 @@ std::vector<ModelSpec> make_known_models() {
 
 // Names compare case-insensitively, with '-' and '/' alike ("vit-b-32" finds "ViT-B/32").
 std::string name_key(std::string_view name) {
-  std::string key;
-  for (const char c : name) {
-    key += c == '/' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  std::string key = ascii_lower(name);
+  std::replace(key.begin(), key.end(), '/', '-');
   return key;
 }
 

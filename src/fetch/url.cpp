@@ -3,16 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/strings.h"
+
 namespace xrs {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool all_digits(std::string_view s) {
   return !s.empty() &&
@@ -33,7 +28,7 @@ StatusOr<UrlParts> parse_url(std::string_view url) {
   const size_t sep = url.find("://");
   if (sep == std::string_view::npos || sep == 0) return bad_url(url, "has no scheme (https://)");
   UrlParts parts;
-  parts.scheme = lower(url.substr(0, sep));
+  parts.scheme = ascii_lower(url.substr(0, sep));
   if (!std::all_of(parts.scheme.begin(), parts.scheme.end(), [](unsigned char c) {
         return std::isalnum(c) != 0 || c == '+' || c == '-' || c == '.';
       })) {
@@ -49,7 +44,7 @@ StatusOr<UrlParts> parse_url(std::string_view url) {
   if (!authority.empty() && authority.front() == '[') {
     const size_t close = authority.find(']');
     if (close == std::string_view::npos) return bad_url(url, "has an unclosed '[' in its host");
-    parts.host = lower(authority.substr(1, close - 1));
+    parts.host = ascii_lower(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return bad_url(url, "has text after its IPv6 host");
@@ -57,7 +52,7 @@ StatusOr<UrlParts> parse_url(std::string_view url) {
     }
   } else {
     const size_t colon = authority.rfind(':');
-    parts.host = lower(authority.substr(0, colon));
+    parts.host = ascii_lower(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (parts.host.empty()) return bad_url(url, "has no host");

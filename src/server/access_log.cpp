@@ -5,6 +5,8 @@
 #include <ctime>
 #include <random>
 
+#include "core/strings.h"
+
 namespace xrs {
 
 AccessLog::AccessLog(Sink sink) : sink_(std::move(sink)) {
@@ -17,24 +19,6 @@ std::string AccessLog::next_request_id() {
   std::snprintf(buf, sizeof buf, "%04x-%06llx", prefix_,
                 static_cast<unsigned long long>(counter_.fetch_add(1) + 1));
   return buf;
-}
-
-std::string AccessLog::escape(std::string_view text, size_t max_bytes) {
-  std::string out;
-  const bool cut = text.size() > max_bytes;
-  if (cut) text = text.substr(0, max_bytes);
-  for (char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b > 0x20 && b < 0x7F && b != '%') {
-      out += c;
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", b);
-      out += hex;
-    }
-  }
-  if (cut) out += "...";
-  return out;
 }
 
 void AccessLog::write(std::string_view method, std::string_view path, int status, size_t bytes,
@@ -54,9 +38,9 @@ void AccessLog::write(std::string_view method, std::string_view path, int status
   char frac[8];
   std::snprintf(frac, sizeof frac, ".%03dZ ", static_cast<int>(millis));
   line += frac;
-  line += method.empty() ? std::string("-") : escape(method, 16);
+  line += method.empty() ? std::string("-") : escape_for_log(method, 16);
   line += ' ';
-  line += path.empty() ? std::string("-") : escape(path);
+  line += path.empty() ? std::string("-") : escape_for_log(path);
   line += numbers;
   line += request_id;
   if (!detail.empty()) {

@@ -32,9 +32,6 @@ class AccessLog {
   void write(std::string_view method, std::string_view path, int status, size_t bytes, double ms,
              std::string_view request_id, std::string_view detail);
 
-  // `text` with every byte outside '!'..'~' written as %XX, cut to `max_bytes` (then "...").
-  static std::string escape(std::string_view text, size_t max_bytes = 200);
-
  private:
   Sink sink_;
   std::mutex mutex_;  // one line at a time, whole

@@ -25,13 +25,6 @@ constexpr std::string_view kContentSecurityPolicy =
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
   return find_header(headers, name);
 }

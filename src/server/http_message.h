@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/strings.h"  // iequals for header names
 
 namespace xrs {
 
@@ -72,8 +73,5 @@ HttpResponse error_response(const Status& status);
 // 'self' (plus blob:/data: images for client-side previews), no referrer, no framing, same-origin
 // resource policy), without touching headers already set. No CORS headers are ever added.
 void add_security_headers(HttpResponse& response);
-
-// ASCII case-insensitive equality (header names, media types).
-bool iequals(std::string_view a, std::string_view b);
 
 }  // namespace xrs

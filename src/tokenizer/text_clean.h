@@ -24,10 +24,7 @@ namespace xrs::clip_text {
 // U+10FFFF and truncated sequences are kInvalidArgument naming the byte offset.
 StatusOr<std::u32string> utf8_to_u32(std::string_view utf8);
 std::string u32_to_utf8(std::u32string_view text);
-// The code point starting at utf8[i] into *out, returning its length in bytes (0: malformed).
-size_t utf8_decode_one(std::string_view utf8, size_t i, char32_t* out);
-// Offset of the first malformed byte, or npos when all of `utf8` is valid.
-size_t utf8_error_offset(std::string_view utf8);
+// (Decoding one code point and finding the first malformed byte: core/strings.h.)
 
 // ---- character classes
 // ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <array>
 #include <utility>
 
+#include "core/strings.h"
 #include "tokenizer/text_clean.h"
 
 namespace xrs::clip_text {
@@ -108,50 +109,12 @@ bool is_other(char32_t c) {
 
 }  // namespace
 
-size_t utf8_decode_one(std::string_view utf8, size_t i, char32_t* out) {
-  const auto* s = reinterpret_cast<const unsigned char*>(utf8.data());
-  const size_t n = utf8.size();
-  const unsigned char b = s[i];
-  if (b < 0x80) {
-    *out = b;
-    return 1;
-  }
-  size_t len = 0;
-  char32_t c = 0;
-  char32_t min = 0;
-  if ((b & 0xE0) == 0xC0) {
-    len = 2, c = b & 0x1F, min = 0x80;
-  } else if ((b & 0xF0) == 0xE0) {
-    len = 3, c = b & 0x0F, min = 0x800;
-  } else if ((b & 0xF8) == 0xF0) {
-    len = 4, c = b & 0x07, min = 0x10000;
-  }
-  if (len == 0 || i + len > n) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((s[i + k] & 0xC0) != 0x80) return 0;
-    c = (c << 6) | (s[i + k] & 0x3F);
-  }
-  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-  *out = c;
-  return len;
-}
-
-size_t utf8_error_offset(std::string_view utf8) {
-  char32_t c = 0;
-  for (size_t i = 0; i < utf8.size();) {
-    const size_t len = utf8_decode_one(utf8, i, &c);
-    if (len == 0) return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
-
 StatusOr<std::u32string> utf8_to_u32(std::string_view utf8) {
   std::u32string out;
   out.reserve(utf8.size());
   char32_t c = 0;
   for (size_t i = 0; i < utf8.size();) {
-    const size_t len = utf8_decode_one(utf8, i, &c);
+    const size_t len = utf8_decode(utf8, i, &c);
     if (len == 0) {
       return Status::invalid_argument("text is not valid UTF-8 (byte offset " + std::to_string(i) +
                                       ")");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_util.h"
+#include "core/strings.h"
 #include "tokenizer/text_clean.h"
 
 namespace xrs::tokenizer_files {
@@ -40,7 +41,7 @@ StatusOr<MergeRule> parse_merge(const std::string& path, int line_no, std::strin
   size_t field_begin = std::string_view::npos;
   char32_t c = 0;
   for (size_t i = 0; i <= line.size();) {
-    const size_t len = i < line.size() ? clip_text::utf8_decode_one(line, i, &c) : 1;
+    const size_t len = i < line.size() ? utf8_decode(line, i, &c) : 1;
     const bool space = i == line.size() || clip_text::is_py_space(c);
     if (space && field_begin != std::string_view::npos) {
       fields.push_back(line.substr(field_begin, i - field_begin));
@@ -60,7 +61,7 @@ StatusOr<MergeRule> parse_merge(const std::string& path, int line_no, std::strin
 
 // Python decodes the whole file strictly; so do we, naming the line of the first bad byte.
 Status check_utf8(const std::string& path, std::string_view bytes) {
-  const size_t bad = clip_text::utf8_error_offset(bytes);
+  const size_t bad = utf8_error_offset(bytes);
   if (bad == std::string_view::npos) return Status::ok();
   const auto line =
       1 + std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
