@@ -1,14 +1,18 @@
 #include "clip/clip_model.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "clip/checkpoint/model_config.h"
 #include "clip/encoders.h"
 #include "clip/ops.h"
 #include "core/sha256.h"
+#include "imaging/decode.h"  // kImagingVersion
 
 namespace xrs {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -87,6 +91,22 @@ StatusOr<std::string> ClipModel::weights_sha256() const {
   });
   if (!sha_status_.is_ok()) return sha_status_;
   return sha_;
+}
+
+StatusOr<ModelIdentity> ClipModel::identity() const {
+  ModelIdentity id;
+  const fs::path weights(info_.weights_path);
+  id.name = weights.parent_path().filename().string();
+  if (id.name.empty()) id.name = weights.stem().string();
+  XRS_ASSIGN_OR_RETURN(id.weights_sha256, weights_sha256());
+  const ClipHParams& h = hparams_;
+  id.dim = static_cast<uint32_t>(h.embed_dim);
+  char buf[256];
+  std::snprintf(
+      buf, sizeof(buf), "clip-%d-bicubic-centercrop mean=%.8g,%.8g,%.8g std=%.8g,%.8g,%.8g %s",
+      h.image_size, h.mean[0], h.mean[1], h.mean[2], h.std[0], h.std[1], h.std[2], kImagingVersion);
+  id.preprocessing = buf;
+  return id;
 }
 
 Status ClipModel::encode_images(std::span<const float> pixels, int n, std::span<float> out) const {

@@ -22,6 +22,7 @@
 
 #include "clip/checkpoint/hparams.h"
 #include "clip/weights.h"
+#include "core/model_identity.h"
 #include "core/status.h"
 #include "imaging/clip_preprocess.h"
 #include "imaging/image.h"
@@ -51,6 +52,10 @@ class ClipModel {
   // The model's identity for indexes: SHA-256 of the weights file, computed on first use
   // (about 0.4 s per 600 MB) and cached. Thread-safe.
   StatusOr<std::string> weights_sha256() const;
+  // The identity an index records for this model: name (the weights' folder, else the file's
+  // stem), weights_sha256(), embed_dim, and the preprocessing id (input size, bicubic + center
+  // crop, mean/std, kImagingVersion). Errors: those of weights_sha256() (the file is read).
+  StatusOr<ModelIdentity> identity() const;
 
   // The tokenizer, or nullptr when none was found beside the weights (see info().tokenizer).
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }

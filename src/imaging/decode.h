@@ -36,6 +36,11 @@
 
 namespace xrs {
 
+// The version of what decoding and intensity mapping make of a file's bytes. Bumped whenever a
+// change here gives different pixels for some file, so that an index built before the change is
+// not mixed with embeddings made after it (it is part of ModelIdentity::preprocessing).
+inline constexpr char kImagingVersion[] = "imaging-1";
+
 enum class ImageFileType { kUnknown, kPng, kJpeg, kDicom };
 
 std::string_view image_file_type_name(ImageFileType type);  // "png", "jpeg", "dicom", "unknown"

@@ -23,32 +23,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/model_identity.h"  // ModelIdentity, check_same_model
 #include "core/status.h"
+#include "index/index_dir.h"  // kCatalogFileName
 #include "index/matrix.h"
 
 namespace xrs {
 
-inline constexpr char kCatalogFileName[] = "catalog.sqlite";
 // The schema version this build writes and reads (PRAGMA user_version and meta.format_version).
 inline constexpr int kCatalogSchemaVersion = 1;
-
-// Which model produced the embeddings. Two identities denote the same model when the weights'
-// SHA-256, the embedding dimension and the preprocessing id agree; `name` is a human label
-// ("ViT-B-32") and may differ (a renamed file is still the same model).
-struct ModelIdentity {
-  std::string name;
-  std::string weights_sha256;  // 64 lower-case hex digits
-  uint32_t dim = 0;            // embedding dimension, 1..65536
-  std::string preprocessing;   // e.g. "clip-224-bicubic-centercrop"; any non-empty id string
-
-  bool same_model(const ModelIdentity& other) const;
-  // "ViT-B-32 (sha256 40d36571..., dim 512, preprocessing clip-224)"
-  std::string describe() const;
-};
-
-// OK when `requested` is the model the index was built with, else kFailedPrecondition
-// "index built with model <X>, this is <Y>" (the caller decides whether to rebuild).
-Status check_same_model(const ModelIdentity& index_model, const ModelIdentity& requested);
 
 struct ImageRecord {
   int64_t id = 0;             // assigned by the catalog (never reused); ignored by upsert

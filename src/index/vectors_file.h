@@ -20,11 +20,11 @@
 #include <string>
 
 #include "core/status.h"
+#include "index/index_dir.h"  // kVectorsFileName
 #include "index/vector_index.h"
 
 namespace xrs {
 
-inline constexpr char kVectorsFileName[] = "vectors.faiss";
 inline constexpr uint32_t kVectorsFileVersion = 1;
 
 // Which catalog state a vectors file was derived from.

@@ -13,6 +13,7 @@
 #include "core/sha256.h"
 #include "dataset/report.h"
 #include "dataset/validate.h"
+#include "index/index_dir.h"
 #include "index/search.h"
 #include "pipeline/plan.h"
 #include "pipeline/prepare_queue.h"
@@ -22,10 +23,6 @@ namespace xrs {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Bumped whenever decoding or intensity mapping changes what pixels a file gives, so that an
-// index built before the change is not mixed with embeddings made after it.
-constexpr const char* kImagingVersion = "imaging-1";
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -48,17 +45,6 @@ StatusOr<FileState> file_state(const std::string& data_dir, const DatasetEntry& 
   f.extra_json = extra_json(entry);
   XRS_ASSIGN_OR_RETURN(f.sha256, sha256_file(path));
   return f;
-}
-
-// Removes the files of an index directory that this program writes (and nothing else).
-Status remove_index_files(const std::string& index_dir) {
-  for (const char* name : {"catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm",
-                           "catalog.sqlite-journal", "vectors.faiss"}) {
-    std::error_code ec;
-    fs::remove(fs::path(index_dir) / name, ec);
-    if (ec) return Status::io_error(index_dir + "/" + name + ": " + ec.message());
-  }
-  return Status::ok();
 }
 
 struct Run {
@@ -285,25 +271,9 @@ Status embed_groups(Run& run, const IndexPlan& plan) {
 
 }  // namespace
 
-StatusOr<ModelIdentity> model_identity(const ClipModel& model) {
-  ModelIdentity id;
-  const fs::path weights(model.info().weights_path);
-  id.name = weights.parent_path().filename().string();
-  if (id.name.empty()) id.name = weights.stem().string();
-  XRS_ASSIGN_OR_RETURN(id.weights_sha256, model.weights_sha256());
-  const ClipHParams& h = model.hparams();
-  id.dim = static_cast<uint32_t>(h.embed_dim);
-  char buf[256];
-  std::snprintf(
-      buf, sizeof(buf), "clip-%d-bicubic-centercrop mean=%.8g,%.8g,%.8g std=%.8g,%.8g,%.8g %s",
-      h.image_size, h.mean[0], h.mean[1], h.mean[2], h.std[0], h.std[1], h.std[2], kImagingVersion);
-  id.preprocessing = buf;
-  return id;
-}
-
 StatusOr<IndexSummary> run_index(const ClipModel& model, const IndexOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
-  XRS_ASSIGN_OR_RETURN(ModelIdentity identity, model_identity(model));
+  XRS_ASSIGN_OR_RETURN(ModelIdentity identity, model.identity());
   Run run{model, options, {}, nullptr, {}, {}};
   // Validate before touching the index: an unusable dataset changes nothing.
   XRS_RETURN_IF_ERROR(validate_and_hash(run));

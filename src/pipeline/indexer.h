@@ -69,9 +69,6 @@ struct IndexSummary {
   size_t embedded = 0;       // images run through the model
 };
 
-// The identity an index records for `model` (name, weights SHA-256, dim, preprocessing id).
-StatusOr<ModelIdentity> model_identity(const ClipModel& model);
-
 // Runs one index pass. kFailedPrecondition with the validation report's text when the dataset
 // is unusable, or when the index was built with another model (unless options.rebuild);
 // kCancelled when stopped through options.cancel (everything committed so far stays).

@@ -6,7 +6,6 @@
 #include "clip/ops.h"
 #include "core/sha256.h"
 #include "imaging/decode.h"
-#include "pipeline/indexer.h"
 
 namespace xrs {
 
@@ -40,7 +39,7 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
     return model.status().with_context("loading the model of index " + options.index_dir);
   }
   s->model_ = std::move(model).value();
-  XRS_ASSIGN_OR_RETURN(ModelIdentity identity, model_identity(*s->model_));
+  XRS_ASSIGN_OR_RETURN(ModelIdentity identity, s->model_->identity());
   XRS_RETURN_IF_ERROR(s->index_->check_model(identity).with_context(options.index_dir));
   s->data_dir_ = options.data_dir.empty() ? setting(info, kSettingDataDir) : options.data_dir;
   s->model_label_ = identity.name + " " + identity.weights_sha256.substr(0, 12);
