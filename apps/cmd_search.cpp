@@ -6,8 +6,8 @@
 
 #include "common.h"
 #include "core/file_util.h"
-#include "server/search_json.h"
 #include "service/clip_search_service.h"
+#include "service/search_json.h"
 
 namespace xrs::app {
 
@@ -77,7 +77,8 @@ int run_search(const SearchCmdOptions& o) {
   }
   if (!response.is_ok()) return report_error(response.status());
   if (o.json) {
-    std::printf("%s\n", search_response_json(*response, kind, options, 2).c_str());
+    std::printf("%s\n",
+                search_response_json(*response, SearchQueryEcho::of(kind, options), 2).c_str());
   } else {
     print_table(*response);
   }

@@ -1,5 +1,5 @@
-// Fuzz target: the HTTP API's request handling (server/router.h ApiRouter), over the test suite's
-// FakeBackend (tests/server/fake_backend.h), which decodes uploads with the real decoders.
+// Fuzz target: the HTTP API's request handling (server/api/router.h ApiRouter), over the test
+// suite's FakeBackend (tests/server/fake_backend.h), which decodes uploads with the real decoders.
 //
 // Input: a request written like HTTP/1.1 (http_request_text.h: method, target, headers, a JSON
 // or multipart body). The backend indexes four files made at start-up: a PNG, a JPEG, a damaged
@@ -28,7 +28,7 @@
 #include "fuzz_support.h"
 #include "http_request_text.h"
 #include "imaging/encode.h"
-#include "server/router.h"
+#include "server/api/router.h"
 
 namespace {
 

@@ -30,14 +30,9 @@
 
 #include "core/status.h"
 #include "index/matrix.h"
+#include "index/topk.h"  // Hit, the result order
 
 namespace xrs {
-
-struct Hit {
-  int64_t id = 0;
-  float score = 0;
-  bool operator==(const Hit&) const = default;
-};
 
 // One bit per row of an index (bit r set = row r allowed).
 class RowBitset {
@@ -55,7 +50,7 @@ class RowBitset {
 };
 
 struct VectorSearchOptions {
-  size_t k = 5;  // >= 1; more than size() returns at most size() hits
+  size_t k = 1;  // >= 1; more than size() returns at most size() hits
   float min_score = -std::numeric_limits<float>::infinity();  // keep hits with score >= this
   const RowBitset* allow = nullptr;   // rows allowed (size() bits); null allows every row
   std::optional<int64_t> exclude_id;  // never return this id (query-by-example excludes itself)

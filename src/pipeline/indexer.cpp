@@ -14,7 +14,7 @@
 #include "dataset/report.h"
 #include "dataset/validate.h"
 #include "index/index_dir.h"
-#include "index/search.h"
+#include "index/index_reader.h"
 #include "pipeline/plan.h"
 #include "pipeline/prepare_queue.h"
 

@@ -1,4 +1,4 @@
-// The HTTP server behind `xray-search serve`: ApiRouter (router.h) on cpp-httplib sockets.
+// The HTTP server behind `xray-search serve`: ApiRouter (api/router.h) on cpp-httplib sockets.
 //
 //   xrs::ServerOptions options;            // host 127.0.0.1, port 8080, no token, 32 MB uploads
 //   options.on_listening = [](const std::string& host, int port) { ... print the URL ... };
@@ -30,7 +30,7 @@
 #include <string_view>
 
 #include "core/status.h"
-#include "server/router.h"
+#include "server/api/router.h"
 #include "service/search_service.h"
 
 namespace xrs {

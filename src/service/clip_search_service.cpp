@@ -24,6 +24,18 @@ std::string setting(const CatalogInfo& info, const std::string& key) {
 
 }  // namespace
 
+SearchHit to_hit(const SearchResult& r) {
+  SearchHit h;
+  h.rank = static_cast<int>(r.rank);
+  h.id = r.id;
+  h.image_name = r.image->image_name;
+  h.category = r.image->category;
+  h.score = r.score;
+  h.path = r.image->relative_path;
+  h.source_url = r.image->source_url;
+  return h;
+}
+
 StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchServiceOptions& options) {
   auto s = std::unique_ptr<SearchService>(new SearchService());
   XRS_ASSIGN_OR_RETURN(s->index_, IndexReader::open(options.index_dir));
@@ -61,24 +73,15 @@ StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> 
                                                          const SearchOptions& options,
                                                          std::optional<int64_t> exclude_id) const {
   SearchRequest request;
-  request.k = options.k;
+  request.k = static_cast<size_t>(options.k);
   request.min_score = options.min_score.value_or(min_score);
   request.category = options.category;
-  request.exclude_id = exclude_id;
+  if (exclude_id) request.exclude_ids.push_back(*exclude_id);
   XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> found, index_->search(embedding, request));
   SearchResponse response;
   response.min_score = request.min_score;
-  for (SearchResult& r : found) {
-    SearchHit h;
-    h.rank = r.rank;
-    h.id = r.id;
-    h.image_name = std::move(r.image_name);
-    h.category = std::move(r.category);
-    h.score = r.score;
-    h.path = std::move(r.relative_path);
-    h.source_url = std::move(r.source_url);
-    response.results.push_back(std::move(h));
-  }
+  response.results.reserve(found.size());
+  for (const SearchResult& r : found) response.results.push_back(to_hit(r));
   return response;
 }
 

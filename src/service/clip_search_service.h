@@ -14,7 +14,7 @@
 
 #include "clip/clip_model.h"
 #include "imaging/decode.h"
-#include "index/search.h"
+#include "index/index_reader.h"
 #include "service/search_service.h"
 
 namespace xrs {
@@ -28,6 +28,10 @@ struct SearchServiceOptions {
   // Limits for decoding uploaded query images.
   DecodeOptions decode;
 };
+
+// The one conversion from the index's result row to the service's hit (strings copied out of
+// the reader's catalog rows).
+SearchHit to_hit(const SearchResult& result);
 
 class SearchService final : public SearchBackend {
  public:

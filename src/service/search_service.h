@@ -1,10 +1,13 @@
 // The read side: a loaded model + index answering queries. The CLI's `search` and the HTTP
 // server both go through this interface; the server only ever sees SearchBackend.
 //
-// Semantics (DESIGN.md §3): cosine similarity of L2-normalised CLIP embeddings, k in 1..20
+// Semantics (DESIGN.md §3): cosine similarity of L2-normalised CLIP embeddings, k in 1..kMaxK
 // (default 5), results at or above min_score only (default 0.25 for text, 0.95 for images),
 // optional category filter, ranked by score (ties by id). An image query that is itself in the
 // index (same SHA-256) excludes itself unless asked not to.
+//
+// This header owns the search policy (the constants below): the index (index/index_reader.h)
+// serves any k, and front ends (CLI, HTTP) take their limits and defaults from here.
 //
 // Thread-safety: every const method may be called from many threads at once.
 #pragma once
@@ -21,10 +24,10 @@
 
 namespace xrs {
 
-constexpr int kDefaultK = 5;
-constexpr int kMaxK = 20;
-constexpr float kDefaultTextMinScore = 0.25f;
-constexpr float kDefaultImageMinScore = 0.95f;
+constexpr int kDefaultK = 5;   // results per query (page size) when none is asked for
+constexpr int kMaxK = 20;      // the largest page a user may ask for
+constexpr float kDefaultTextMinScore = 0.25f;   // threshold of text queries (original system)
+constexpr float kDefaultImageMinScore = 0.95f;  // threshold of image queries
 
 struct SearchOptions {
   int k = kDefaultK;
@@ -33,12 +36,14 @@ struct SearchOptions {
   bool exclude_self = true;             // image queries: leave out the query image itself
 };
 
+// One result, the only hit type front ends see (the index's SearchResult rows become these in
+// to_hit(), clip_search_service.h).
 struct SearchHit {
-  int rank = 0;  // 1-based
+  int rank = 0;  // 1-based, in the whole ranking
   int64_t id = 0;
   std::string image_name;
   std::string category;
-  float score = 0;
+  float score = 0;   // cosine similarity
   std::string path;  // relative to the dataset folder, e.g. raw/chest/a.png
   std::string source_url;
 };

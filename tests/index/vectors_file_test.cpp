@@ -9,7 +9,7 @@
 #include <functional>
 
 #include "core/log.h"
-#include "index/search.h"
+#include "index/index_reader.h"
 #include "index_test_data.h"
 #include "support/test_paths.h"
 
@@ -137,7 +137,7 @@ TEST_P(VectorsFileTest, StaleOrForeignFilesAreRebuilt) {
   req.k = 1;
   auto hit = reader->search(added[1].embedding, req).value();
   ASSERT_EQ(hit.size(), 1u);
-  EXPECT_EQ(hit[0].image_name, "new1.png");
+  EXPECT_EQ(hit[0].image->image_name, "new1.png");
 
   // Another catalog with the very same rows: its file is still not ours.
   std::string other = testing::scratch_dir(std::string("vectors_file_other_") +

@@ -18,7 +18,7 @@
 
 #include "core/sha256.h"
 #include "e2e/subprocess.h"
-#include "index/search.h"
+#include "index/index_reader.h"
 #include "pipeline/dataset_copy.h"
 #include "pipeline/indexer.h"
 
@@ -58,6 +58,7 @@ size_t expect_consistent(const std::string& idx, const DatasetCopy& data, int ba
   std::vector<float> query((*reader)->model().dim, 0.0f);
   query[0] = 1;
   SearchRequest request;
+  request.k = 5;
   auto hits = (*reader)->search(query, request);
   EXPECT_TRUE(hits.is_ok()) << hits.status().to_string();
   if (hits.is_ok()) {

@@ -14,7 +14,7 @@
 
 #include "fake_backend.h"
 #include "imaging/encode.h"
-#include "server/router.h"
+#include "server/api/router.h"
 #include "support/test_paths.h"
 
 namespace xrs::testing {

@@ -1,20 +1,14 @@
 // The HTTP API and web UI as a pure function of a request: ApiRouter maps an HttpRequest to an
-// HttpResponse, calling only SearchBackend. docs/API.md is the user's description of every route;
-// GET /api/openapi.json is the machine-readable one.
-//
-//   GET  /  (and /index.html, /app.js, /style.css, /favicon.svg)   the web UI (embedded)
-//   GET  /api/health                      status, image count, model, categories, limits
-//   GET  /api/openapi.json                OpenAPI 3.0 description
-//   POST /api/search/text                 JSON {"query", "k", "min_score", "category"}
-//   POST /api/search/image                multipart/form-data: file, optional k/min_score/category
-//   POST /api/search/similar              JSON {"id", "k", "min_score", "category"}
-//   GET  /api/images/<id>                 the indexed file's bytes
-//   GET  /api/images/<id>/preview?size=N  a JPEG thumbnail, longest side <= N (default 512)
+// HttpResponse, calling only SearchBackend. The routes are the table in route_table.h (one entry
+// each: method, path pattern, body kind and limit, access, handler, OpenAPI operation);
+// docs/API.md is the user's description of every route, GET /api/openapi.json (generated from
+// the table) the machine-readable one.
 //
 // HEAD is accepted wherever GET is. Other methods on a known path get 405 with Allow; unknown
 // paths 404. Every response carries add_security_headers(); errors are JSON (http_message.h).
-// With RouterOptions::api_token set, every /api/ route except /api/health needs
-// "Authorization: Bearer <token>" (401 otherwise; compared in constant time).
+// With RouterOptions::api_token set, every route whose Access needs a token (all of /api/ but
+// /api/health), and every unknown /api/ path, needs "Authorization: Bearer <token>" (401
+// otherwise, before 404/405, so that routes do not reveal themselves; compared in constant time).
 //
 // Thread-safety: all methods are const and may be called from many threads at once; the preview
 // cache inside is guarded by its own mutex. The backend must outlive the router.
@@ -24,15 +18,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
+#include "server/api/route_table.h"
 #include "server/http_message.h"
 #include "service/search_service.h"
 
 namespace xrs {
-
-namespace server_internal {
-class ThumbnailCache;
-}
 
 struct RouterOptions {
   std::string api_token;                       // empty: no authentication
@@ -62,19 +54,25 @@ class ApiRouter {
   // reading a body, so that an unauthenticated client cannot make the server buffer an upload.
   std::optional<HttpResponse> precheck(const HttpRequest& request) const;
 
-  // The most body bytes `request`'s route accepts (max_upload_bytes for image uploads,
-  // max_json_bytes for JSON routes, 0 for the rest); the socket layer stops reading past it.
+  // The most body bytes `request`'s route accepts (its Route::body_limit: max_upload_bytes for
+  // image uploads, max_json_bytes for JSON routes, 0 for the rest); the socket layer stops
+  // reading past it.
   size_t body_limit(const HttpRequest& request) const;
 
   const RouterOptions& options() const { return options_; }
 
  private:
-  std::optional<HttpResponse> reject_early(const HttpRequest& request) const;
+  // The route for `request`, or the rejection (401, 404, 405, 415).
+  struct Selected {
+    const api::Route* route = nullptr;
+    api::PathParams params;
+  };
+  std::variant<Selected, HttpResponse> select(const HttpRequest& request) const;
   HttpResponse dispatch(const HttpRequest& request) const;
 
   const SearchBackend& backend_;
   RouterOptions options_;
-  std::unique_ptr<server_internal::ThumbnailCache> thumbnails_;
+  std::unique_ptr<api::ThumbnailCache> thumbnails_;
 };
 
 }  // namespace xrs

@@ -24,26 +24,28 @@
 
 namespace xrs {
 
-inline constexpr int kMinSearchK = 1;
-inline constexpr int kMaxSearchK = 20;
-
+// What to search for besides the query vector. Mechanism only: any k >= 1 and any offset are
+// served (the service decides what its users may ask for).
 struct SearchRequest {
-  int k = 5;  // kMinSearchK..kMaxSearchK
-  // Only results with cosine similarity >= min_score (the service sets the defaults: 0.25 for
-  // text, 0.95 for image queries). -inf keeps everything.
+  size_t k = 1;       // results wanted (>= 1); fewer come back when fewer qualify
+  size_t offset = 0;  // skip this many of the best first: the results are ranks offset+1 ..
+                      // offset+k of the full ranking, so pages of one ranking concatenate
+  // Only results with score >= min_score (a cosine similarity). -inf keeps everything; NaN is
+  // refused.
   float min_score = -std::numeric_limits<float>::infinity();
   std::optional<std::string> category;  // only this category (must occur in the index)
-  std::optional<int64_t> exclude_id;    // never this image (query by an indexed image)
+  // Never these images (query by indexed images: they would find themselves). Ids that are not
+  // in the index are ignored.
+  std::vector<int64_t> exclude_ids;
 };
 
+// One result: a ranked id and score with the catalog row it belongs to. `image` points into the
+// IndexReader (never null) and stays valid as long as the reader does; copy what must outlive it.
 struct SearchResult {
-  int rank = 0;  // 1-based
+  size_t rank = 0;  // 1-based, in the full ranking (offset + position + 1)
   int64_t id = 0;
-  std::string image_name;
-  std::string category;
-  float score = 0;  // cosine similarity
-  std::string relative_path;
-  std::string source_url;
+  float score = 0;  // cosine similarity of the normalised query and the stored embedding
+  const ImageRecord* image = nullptr;
 };
 
 struct IndexReaderOptions {
@@ -85,14 +87,32 @@ class IndexReader {
   StatusOr<std::vector<float>> embedding(int64_t id) const;
 
   // The best matches for `query` (model().dim floats, any non-zero length: it is L2-normalised
-  // here), ranked by score descending then id ascending. kInvalidArgument names the problem:
-  // k outside 1..20, NaN min_score, wrong query length, a non-finite or all-zero query, an
-  // unknown category (the message lists the known ones).
+  // here), ranked by score descending then id ascending (index/topk.h), from rank
+  // request.offset + 1 on. kInvalidArgument names the problem: k of 0, k + offset overflowing,
+  // NaN min_score, wrong query length, a non-finite or all-zero query, an unknown category (the
+  // message lists the known ones).
+  //
+  // Exact indexes return exactly the brute-force ranking, so any two pages of one query agree.
+  // Approximate ones (IVF, HNSW) search deeper for later pages (k + offset candidates), which
+  // can rank an item that an earlier page missed: pages then may overlap or skip slightly.
   StatusOr<std::vector<SearchResult>> search(std::span<const float> query,
                                              const SearchRequest& request) const;
+  // nq queries at once, row-major nq x model().dim (queries.size() == nq * dim, nq >= 1); result
+  // i answers query i with the same request. One BLAS pass over the vectors serves all queries
+  // of an exact index. Same errors as search() (a bad query names its row).
+  StatusOr<std::vector<std::vector<SearchResult>>> search_batch(std::span<const float> queries,
+                                                                const SearchRequest& request) const;
 
  private:
   IndexReader() = default;
+
+  // The checks of search() that do not depend on the query, as VectorSearchOptions.
+  StatusOr<VectorSearchOptions> vector_options(const SearchRequest& request) const;
+  // Validates and L2-normalises query `row` of `queries` into `out`.
+  Status normalise_query(std::span<const float> query, std::optional<size_t> row, float* out) const;
+  // Hits of one query → results: excluded ids dropped, the first `offset` skipped, rows joined.
+  StatusOr<std::vector<SearchResult>> to_results(const std::vector<Hit>& hits,
+                                                 const SearchRequest& request) const;
 
   CatalogInfo info_;
   std::vector<ImageRecord> rows_;  // rows_[r] is row r of index_

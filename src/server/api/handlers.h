@@ -1,6 +1,7 @@
-// Internal to the server module: the handlers ApiRouter dispatches to, one per route, and the
-// helpers they share. Each handler is a pure function of its inputs (plus the backend, and the
-// thumbnail cache for previews); docs/API.md describes what each accepts and returns.
+// Internal to the server module: the handlers the route table (route_table.cpp) names, one per
+// route, and the helpers they share. Each handler is a pure function of its inputs (plus the
+// backend, and the thumbnail cache for previews); docs/API.md describes what each accepts and
+// returns.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,33 +17,20 @@
 #include <string_view>
 #include <utility>
 
+#include "core/strings.h"
+#include "server/api/router.h"
 #include "server/http_message.h"
-#include "server/router.h"
 #include "server/web_assets.h"
+#include "service/search_json.h"
 #include "service/search_service.h"
 
-namespace xrs::server_internal {
+namespace xrs::api {
 
 // A JSON response with `no-store` caching (search results are per-request).
 HttpResponse json_response(const nlohmann::json& body, int status = 200);
 
-// A float score for JSON: rounded to 6 decimals (float precision), so that 0.3f reads 0.3 and
-// not 0.30000001192092896.
-inline double json_score(float score) {
-  return std::round(static_cast<double>(score) * 1e6) / 1e6;
-}
-
-// The search response document (docs/API.md): results, took_ms, min_score and `query`, the echo
-// of the request that search_query_echo() makes.
-nlohmann::json search_response_document(const SearchResponse& response, nlohmann::json query);
-nlohmann::json search_query_echo(std::string_view type, const SearchOptions& options);
-
-// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view text);
-// The number of code points of well-formed UTF-8 `text`.
-size_t utf8_length(std::string_view text);
-// `text` cut to at most `max_bytes` bytes for quoting in a message, with "..." when cut.
-std::string clip_for_message(std::string_view text, size_t max_bytes = 60);
+// The same for a body that is JSON text already.
+HttpResponse json_text_response(std::string body, int status = 200);
 
 HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& options);
 HttpResponse handle_openapi(const RouterOptions& options);
@@ -87,4 +75,4 @@ HttpResponse handle_preview(const SearchBackend& backend, std::string_view id_te
 // An embedded UI file, with its ETag; 304 when If-None-Match matches.
 HttpResponse handle_asset(const WebAsset& asset, const HttpRequest& request);
 
-}  // namespace xrs::server_internal
+}  // namespace xrs::api

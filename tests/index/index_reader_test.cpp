@@ -1,5 +1,6 @@
-// IndexReader over an exact index: request validation, filters, joined rows, sharing.
-#include "index/search.h"
+// IndexReader over an exact index: request validation, filters, joined rows, paging, batches,
+// sharing.
+#include "index/index_reader.h"
 
 #include <gtest/gtest.h>
 
@@ -56,22 +57,20 @@ TEST(SearchTest, ResultsJoinRowsAndEqualBruteForce) {
     req.k = 20;
     req.min_score = 0.3f;
     req.category = "chest";
-    req.exclude_id = ids[3 * q];
+    req.exclude_ids = {ids[3 * q]};
     auto results = f.reader->search(scaled, req);
     ASSERT_TRUE(results.is_ok()) << results.status().to_string();
-    auto ref = testing::brute_force(ids, data, kDim, query.data(), 20, 0.3, &chest, req.exclude_id);
+    auto ref = testing::brute_force(ids, data, kDim, query.data(), 20, 0.3, &chest, ids[3 * q]);
     ASSERT_EQ(results->size(), ref.size()) << "query " << q;
     for (size_t i = 0; i < ref.size(); ++i) {
       const SearchResult& r = (*results)[i];
-      EXPECT_EQ(r.rank, static_cast<int>(i) + 1);
+      EXPECT_EQ(r.rank, i + 1);
       EXPECT_EQ(r.id, ref[i].id) << "query " << q << " rank " << i;
       EXPECT_NEAR(r.score, ref[i].score, 1e-5);
       const ImageRecord* row = f.reader->find(r.id);
       ASSERT_NE(row, nullptr);
-      EXPECT_EQ(r.image_name, row->image_name);
-      EXPECT_EQ(r.category, "chest");
-      EXPECT_EQ(r.relative_path, row->relative_path);
-      EXPECT_EQ(r.source_url, row->source_url);
+      EXPECT_EQ(r.image, row);
+      EXPECT_EQ(r.image->category, "chest");
     }
   }
 }
@@ -88,9 +87,13 @@ TEST(SearchTest, RequestsAreValidated) {
   };
   SearchRequest req;
   req.k = 0;
-  EXPECT_EQ(code(req, q, "k is 0, allowed 1 to 20"), StatusCode::kInvalidArgument);
-  req.k = 21;
-  EXPECT_EQ(code(req, q, "k is 21"), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(req, q, "k is 0; it must be at least 1"), StatusCode::kInvalidArgument);
+  // Any k is served (the cap on page size is the service's policy): all 30 rows here.
+  req.k = 1000;
+  EXPECT_EQ(f.reader->search(q, req).value().size(), 30u);
+  req.offset = SIZE_MAX;
+  EXPECT_EQ(code(req, q, "too large"), StatusCode::kInvalidArgument);
+  req.offset = 0;
   req.k = 20;
   EXPECT_TRUE(f.reader->search(q, req).is_ok());
   req.min_score = std::nanf("");
@@ -119,14 +122,14 @@ TEST(SearchTest, QueryByIndexedImageAndThreshold) {
   ASSERT_FALSE(with_self.empty());
   EXPECT_EQ(with_self[0].id, self.id);
   EXPECT_NEAR(with_self[0].score, 1.0f, 1e-5);
-  req.exclude_id = self.id;
+  req.exclude_ids = {self.id};
   auto without = f.reader->search(*stored, req).value();
   ASSERT_EQ(without.size(), 5u);
   EXPECT_EQ(without[0].id, with_self[1].id);
   req.min_score = 0.999f;
   EXPECT_TRUE(f.reader->search(*stored, req).value().empty());
   req.min_score = 1.1f;
-  req.exclude_id.reset();
+  req.exclude_ids.clear();
   EXPECT_TRUE(f.reader->search(*stored, req).value().empty());
 }
 
@@ -177,6 +180,78 @@ TEST(SearchTest, SnapshotModelCheckAndEmptyIndex) {
   EXPECT_EQ(reader->search(f.records[0].embedding, req).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(IndexReader::open(empty + "/nothing").status().code(), StatusCode::kNotFound);
+}
+
+// Pages of one ranking (offset, k) concatenate to the unpaged ranking: no gap, no repeat, ranks
+// continue; several excluded ids are all left out.
+TEST(SearchTest, PagesConcatenateAndSeveralIdsAreExcluded) {
+  Fixture f = make("search_pages", 200);
+  const std::vector<float> q = testing::random_unit_vectors(1, kDim, 17);
+  SearchRequest all;
+  all.k = 200;
+  all.min_score = -1.0f;
+  all.exclude_ids = {f.records[5].id, f.records[9].id, f.records[70].id};
+  const auto full = f.reader->search(q, all).value();
+  ASSERT_GT(full.size(), 20u);
+  for (const SearchResult& r : full) {
+    EXPECT_NE(r.id, f.records[5].id);
+    EXPECT_NE(r.id, f.records[9].id);
+    EXPECT_NE(r.id, f.records[70].id);
+  }
+  std::vector<int64_t> ids;
+  for (const SearchResult& r : full) ids.push_back(r.id);
+  std::vector<float> data = stack(f.records);
+  std::vector<int64_t> all_ids;
+  for (const auto& r : f.records) all_ids.push_back(r.id);
+  auto ref = testing::brute_force(all_ids, data, kDim, q.data(), 200, -1.0, nullptr, std::nullopt);
+  std::vector<int64_t> ref_ids;
+  for (const auto& h : ref) {
+    if (h.id != f.records[5].id && h.id != f.records[9].id && h.id != f.records[70].id) {
+      ref_ids.push_back(h.id);
+    }
+  }
+  EXPECT_EQ(ids, ref_ids);
+
+  for (size_t page : {1u, 3u, 7u}) {
+    std::vector<int64_t> joined;
+    SearchRequest req = all;
+    req.k = page;
+    for (req.offset = 0;; req.offset += page) {
+      const auto got = f.reader->search(q, req).value();
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].rank, req.offset + i + 1);
+        joined.push_back(got[i].id);
+      }
+      if (got.size() < page) break;
+    }
+    EXPECT_EQ(joined, ids) << "page size " << page;
+  }
+}
+
+// A batch answers each query as search() does.
+TEST(SearchTest, BatchEqualsSingleQueries) {
+  Fixture f = make("search_batch", 150);
+  const std::vector<float> queries = testing::random_unit_vectors(6, kDim, 21);
+  SearchRequest req;
+  req.k = 7;
+  req.offset = 2;
+  req.category = "dental";
+  const auto batch = f.reader->search_batch(queries, req).value();
+  ASSERT_EQ(batch.size(), 6u);
+  for (size_t q = 0; q < 6; ++q) {
+    const auto one = f.reader->search({&queries[q * kDim], kDim}, req).value();
+    ASSERT_EQ(batch[q].size(), one.size());
+    for (size_t i = 0; i < one.size(); ++i) {
+      EXPECT_EQ(batch[q][i].id, one[i].id);
+      EXPECT_NEAR(batch[q][i].score, one[i].score, 1e-6);
+      EXPECT_EQ(batch[q][i].rank, one[i].rank);
+    }
+  }
+  std::vector<float> bad = queries;
+  bad[kDim * 3 + 1] = NAN;
+  EXPECT_NE(f.reader->search_batch(bad, req).status().message().find("query 3"), std::string::npos);
+  EXPECT_EQ(f.reader->search_batch({queries.data(), kDim + 1}, req).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 }  // namespace

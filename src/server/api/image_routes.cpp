@@ -11,9 +11,9 @@
 #include "imaging/clip_preprocess.h"
 #include "imaging/decode.h"
 #include "imaging/encode.h"
-#include "server/routes.h"
+#include "server/api/handlers.h"
 
-namespace xrs::server_internal {
+namespace xrs::api {
 namespace {
 
 // Indexed files are images; anything past this is refused rather than copied into memory.
@@ -180,4 +180,4 @@ HttpResponse handle_preview(const SearchBackend& backend, std::string_view id_te
   return response;
 }
 
-}  // namespace xrs::server_internal
+}  // namespace xrs::api

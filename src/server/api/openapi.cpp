@@ -1,10 +1,13 @@
-// GET /api/openapi.json: the OpenAPI 3.0 description of every route ApiRouter serves. The static
-// part is written out as JSON below; limits and the security requirement come from the options,
-// and the UI file names from the embedded assets. Keep it in step with router.h and docs/API.md
-// (tests check that every route appears).
-#include "server/routes.h"
+// GET /api/openapi.json: the OpenAPI 3.0 description of every route ApiRouter serves. The paths
+// are generated from the route table (each route's operation object, "security": [] for public
+// ones); the shared components are written out as JSON below; limits and the security
+// requirement come from the options, and the UI file names from the embedded assets. Keep the
+// components in step with docs/API.md (tests check that every route appears and every $ref
+// resolves).
+#include "server/api/handlers.h"
+#include "server/api/route_table.h"
 
-namespace xrs::server_internal {
+namespace xrs::api {
 namespace {
 
 using json = nlohmann::json;
@@ -16,129 +19,7 @@ constexpr const char* kDocument = R"json({
     "version": "1",
     "description": "Semantic X-ray image search: text-to-image and image-to-image retrieval with CLIP embeddings. Retrieval only; not for diagnosis. Every error is a 4xx/5xx status with an Error body. GET routes also answer HEAD."
   },
-  "paths": {
-    "/": {
-      "get": {
-        "summary": "The web UI (index.html)", "operationId": "ui", "security": [],
-        "responses": {
-          "200": {"description": "HTML page", "headers": {"ETag": {"schema": {"type": "string"}}},
-                  "content": {"text/html": {"schema": {"type": "string"}}}},
-          "304": {"description": "Not modified (If-None-Match matched the ETag)"}
-        }
-      }
-    },
-    "/{file}": {
-      "get": {
-        "summary": "A file of the web UI", "operationId": "uiFile", "security": [],
-        "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string", "enum": []}}],
-        "responses": {
-          "200": {"description": "The file, with its content type and an ETag",
-                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-          "304": {"description": "Not modified"},
-          "404": {"$ref": "#/components/responses/NotFound"}
-        }
-      }
-    },
-    "/api/health": {
-      "get": {
-        "summary": "Liveness, index size, model, categories and limits", "operationId": "health", "security": [],
-        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}
-      }
-    },
-    "/api/openapi.json": {
-      "get": {
-        "summary": "This document", "operationId": "openapi",
-        "responses": {
-          "200": {"description": "OpenAPI 3.0 document", "content": {"application/json": {"schema": {"type": "object"}}}},
-          "401": {"$ref": "#/components/responses/Unauthorized"}
-        }
-      }
-    },
-    "/api/search/text": {
-      "post": {
-        "summary": "Images matching a text description", "operationId": "searchText",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TextSearchRequest"}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/SearchResults"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
-          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-          "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
-          "500": {"$ref": "#/components/responses/Internal"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
-        }
-      }
-    },
-    "/api/search/image": {
-      "post": {
-        "summary": "Images similar to an uploaded image (PNG, JPEG or DICOM)", "operationId": "searchImage",
-        "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/ImageSearchForm"}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/SearchResults"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
-          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-          "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
-          "500": {"$ref": "#/components/responses/Internal"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
-        }
-      }
-    },
-    "/api/search/similar": {
-      "post": {
-        "summary": "Images similar to an indexed image", "operationId": "searchSimilar",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SimilarSearchRequest"}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/SearchResults"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
-          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-          "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
-          "500": {"$ref": "#/components/responses/Internal"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
-        }
-      }
-    },
-    "/api/images/{id}": {
-      "get": {
-        "summary": "The indexed image file, as stored", "operationId": "image",
-        "parameters": [{"$ref": "#/components/parameters/ImageId"}],
-        "responses": {
-          "200": {"description": "The file's bytes; the type comes from its content",
-                  "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
-                              "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-                              "application/dicom": {"schema": {"type": "string", "format": "binary"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
-          "500": {"$ref": "#/components/responses/Internal"}
-        }
-      }
-    },
-    "/api/images/{id}/preview": {
-      "get": {
-        "summary": "A JPEG thumbnail of the indexed image (DICOM and 16-bit images windowed to 8 bits)", "operationId": "imagePreview",
-        "parameters": [
-          {"$ref": "#/components/parameters/ImageId"},
-          {"name": "size", "in": "query", "required": false, "description": "Longest side in pixels; smaller images are not enlarged",
-           "schema": {"type": "integer", "minimum": 16, "maximum": 1024, "default": 512}}
-        ],
-        "responses": {
-          "200": {"description": "JPEG thumbnail", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
-          "500": {"$ref": "#/components/responses/Internal"}
-        }
-      }
-    }
-  },
+  "paths": {},
   "components": {
     "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "Only when the server was started with an API token"}},
     "parameters": {
@@ -241,6 +122,12 @@ constexpr const char* kDocument = R"json({
 
 HttpResponse handle_openapi(const RouterOptions& options) {
   json doc = json::parse(kDocument);
+  for (const Route& route : routes()) {
+    json operation = json::parse(route.openapi);
+    if (!route.access.needs_token) operation["security"] = json::array();
+    doc["paths"][std::string(route.path)][std::string(openapi_method(route.method))] =
+        std::move(operation);
+  }
   auto& schemas = doc["components"]["schemas"];
   schemas["TextSearchRequest"]["properties"]["query"]["maxLength"] = options.max_query_chars;
   schemas["ImageSearchForm"]["properties"]["file"]["description"] =
@@ -254,4 +141,4 @@ HttpResponse handle_openapi(const RouterOptions& options) {
   return json_response(doc);
 }
 
-}  // namespace xrs::server_internal
+}  // namespace xrs::api

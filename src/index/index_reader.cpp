@@ -1,7 +1,8 @@
-#include "index/search.h"
+#include "index/index_reader.h"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "core/log.h"
@@ -84,36 +85,22 @@ StatusOr<std::vector<float>> IndexReader::embedding(int64_t id) const {
   return out;
 }
 
-StatusOr<std::vector<SearchResult>> IndexReader::search(std::span<const float> query,
-                                                        const SearchRequest& request) const {
-  if (request.k < kMinSearchK || request.k > kMaxSearchK) {
-    return Status::invalid_argument("k is " + std::to_string(request.k) + ", allowed " +
-                                    std::to_string(kMinSearchK) + " to " +
-                                    std::to_string(kMaxSearchK));
-  }
+StatusOr<VectorSearchOptions> IndexReader::vector_options(const SearchRequest& request) const {
+  if (request.k < 1) return Status::invalid_argument("k is 0; it must be at least 1");
   if (std::isnan(request.min_score)) return Status::invalid_argument("min_score is NaN");
-  if (query.size() != model().dim) {
-    return Status::invalid_argument("query embedding has " + std::to_string(query.size()) +
-                                    " values, the index's model has dim " +
-                                    std::to_string(model().dim));
+  // Excluded ids are filtered after the vector search (any number of them, cheaply): ask for
+  // that many more so that k + offset remain.
+  const size_t extra = request.exclude_ids.size() == 1 ? 0 : request.exclude_ids.size();
+  const size_t max = std::numeric_limits<size_t>::max() / 2;
+  if (request.k > max || request.offset > max - request.k ||
+      extra > max - request.k - request.offset) {
+    return Status::invalid_argument("k + offset is too large");
   }
-  double sum = 0;
-  for (size_t i = 0; i < query.size(); ++i) {
-    if (!std::isfinite(query[i])) {
-      return Status::invalid_argument("query embedding value " + std::to_string(i) +
-                                      " is not finite");
-    }
-    sum += static_cast<double>(query[i]) * query[i];
-  }
-  if (sum == 0) return Status::invalid_argument("query embedding is all zeros");
-  std::vector<float> normalised(query.begin(), query.end());
-  const double inv = 1.0 / std::sqrt(sum);
-  for (float& v : normalised) v = static_cast<float>(v * inv);
-
   VectorSearchOptions options;
-  options.k = static_cast<size_t>(request.k);
+  options.k = request.k + request.offset + extra;
   options.min_score = request.min_score;
-  options.exclude_id = request.exclude_id;
+  // One excluded id (the usual query by example) is left out by the vector index itself.
+  if (request.exclude_ids.size() == 1) options.exclude_id = request.exclude_ids[0];
   if (request.category) {
     auto it = std::lower_bound(
         category_rows_.begin(), category_rows_.end(), *request.category,
@@ -127,17 +114,86 @@ StatusOr<std::vector<SearchResult>> IndexReader::search(std::span<const float> q
     }
     options.allow = &it->second;
   }
-  XRS_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->search(normalised, options));
+  return options;
+}
+
+Status IndexReader::normalise_query(std::span<const float> query, std::optional<size_t> row,
+                                    float* out) const {
+  const std::string what = row ? "query " + std::to_string(*row) + ": " : std::string();
+  double sum = 0;
+  for (size_t i = 0; i < query.size(); ++i) {
+    if (!std::isfinite(query[i])) {
+      return Status::invalid_argument(what + "query embedding value " + std::to_string(i) +
+                                      " is not finite");
+    }
+    sum += static_cast<double>(query[i]) * query[i];
+  }
+  if (sum == 0) return Status::invalid_argument(what + "query embedding is all zeros");
+  const double inv = 1.0 / std::sqrt(sum);
+  for (size_t i = 0; i < query.size(); ++i) out[i] = static_cast<float>(query[i] * inv);
+  return Status::ok();
+}
+
+StatusOr<std::vector<SearchResult>> IndexReader::to_results(const std::vector<Hit>& hits,
+                                                            const SearchRequest& request) const {
   std::vector<SearchResult> results;
-  results.reserve(hits.size());
+  results.reserve(std::min(hits.size(), request.k));
+  size_t rank = 0;
   for (const Hit& hit : hits) {
+    if (request.exclude_ids.size() > 1 &&
+        std::find(request.exclude_ids.begin(), request.exclude_ids.end(), hit.id) !=
+            request.exclude_ids.end()) {
+      continue;
+    }
+    if (++rank <= request.offset) continue;
     const ImageRecord* row = find(hit.id);
-    if (row == nullptr)
+    if (row == nullptr) {
       return Status::internal("search returned unknown id " + std::to_string(hit.id));
-    results.push_back({static_cast<int>(results.size()) + 1, hit.id, row->image_name, row->category,
-                       hit.score, row->relative_path, row->source_url});
+    }
+    results.push_back({rank, hit.id, hit.score, row});
+    if (results.size() == request.k) break;
   }
   return results;
+}
+
+StatusOr<std::vector<SearchResult>> IndexReader::search(std::span<const float> query,
+                                                        const SearchRequest& request) const {
+  XRS_ASSIGN_OR_RETURN(VectorSearchOptions options, vector_options(request));
+  if (query.size() != model().dim) {
+    return Status::invalid_argument("query embedding has " + std::to_string(query.size()) +
+                                    " values, the index's model has dim " +
+                                    std::to_string(model().dim));
+  }
+  std::vector<float> normalised(query.size());
+  XRS_RETURN_IF_ERROR(normalise_query(query, std::nullopt, normalised.data()));
+  XRS_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->search(normalised, options));
+  return to_results(hits, request);
+}
+
+StatusOr<std::vector<std::vector<SearchResult>>> IndexReader::search_batch(
+    std::span<const float> queries, const SearchRequest& request) const {
+  XRS_ASSIGN_OR_RETURN(VectorSearchOptions options, vector_options(request));
+  const size_t dim = model().dim;
+  if (queries.empty() || dim == 0 || queries.size() % dim != 0) {
+    return Status::invalid_argument("query batch has " + std::to_string(queries.size()) +
+                                    " values, not a positive multiple of the index's dim " +
+                                    std::to_string(dim));
+  }
+  const size_t nq = queries.size() / dim;
+  std::vector<float> normalised(queries.size());
+  for (size_t q = 0; q < nq; ++q) {
+    XRS_RETURN_IF_ERROR(
+        normalise_query(queries.subspan(q * dim, dim), q, normalised.data() + q * dim));
+  }
+  XRS_ASSIGN_OR_RETURN(std::vector<std::vector<Hit>> hits,
+                       index_->search_batch(normalised, options));
+  std::vector<std::vector<SearchResult>> out;
+  out.reserve(nq);
+  for (const std::vector<Hit>& h : hits) {
+    XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> r, to_results(h, request));
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace xrs

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "imaging/decode.h"
-#include "server/routes.h"
+#include "server/api/handlers.h"
 
-namespace xrs::server_internal {
+namespace xrs::api {
 namespace {
 
 using json = nlohmann::json;
@@ -72,7 +72,7 @@ Status check_category(const SearchBackend& backend, const std::string& category)
   if (category.empty()) {
     return Status::invalid_argument("category must not be empty (leave it out for all categories)");
   }
-  if (!is_valid_utf8(category)) return Status::invalid_argument("category is not valid UTF-8");
+  if (!utf8_valid(category)) return Status::invalid_argument("category is not valid UTF-8");
   const BackendInfo info = backend.info();
   if (!info.categories.empty() && std::find(info.categories.begin(), info.categories.end(),
                                             category) == info.categories.end()) {
@@ -138,9 +138,9 @@ Status read_form_option(const FormPart& part, const SearchBackend& backend,
   return Status::ok();
 }
 
-HttpResponse search_result(const StatusOr<SearchResponse>& result, json query) {
+HttpResponse search_result(const StatusOr<SearchResponse>& result, const SearchQueryEcho& query) {
   if (!result.is_ok()) return error_response(result.status());
-  return json_response(search_response_document(*result, std::move(query)));
+  return json_text_response(search_response_json(*result, query));
 }
 
 }  // namespace
@@ -159,7 +159,7 @@ HttpResponse handle_search_text(const SearchBackend& backend, const RouterOption
   }
   const std::string& query = it->get_ref<const std::string&>();
   // The JSON parser already refuses ill-formed UTF-8; this guards the contract itself.
-  if (!is_valid_utf8(query)) {
+  if (!utf8_valid(query)) {
     return error_response(Status::invalid_argument("query is not valid UTF-8"));
   }
   if (std::all_of(query.begin(), query.end(),
@@ -175,7 +175,7 @@ HttpResponse handle_search_text(const SearchBackend& backend, const RouterOption
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
   HttpResponse response =
-      search_result(backend.search_text(query, search), search_query_echo("text", search));
+      search_result(backend.search_text(query, search), SearchQueryEcho::of("text", search));
   response.log_detail = "query_chars=" + std::to_string(chars);
   return response;
 }
@@ -198,9 +198,9 @@ HttpResponse handle_search_similar(const SearchBackend& backend, const RouterOpt
   const int64_t id = it->get<int64_t>();
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
-  json echo = search_query_echo("similar", search);
-  echo["id"] = id;
-  return search_result(backend.search_by_id(id, search), std::move(echo));
+  SearchQueryEcho echo = SearchQueryEcho::of("similar", search);
+  echo.id = id;
+  return search_result(backend.search_by_id(id, search), echo);
 }
 
 HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptions& options,
@@ -255,10 +255,11 @@ HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptio
   const bool about_upload = code == StatusCode::kInvalidArgument ||
                             code == StatusCode::kCorruption || code == StatusCode::kUnsupported ||
                             code == StatusCode::kResourceExhausted;
-  HttpResponse response = about_upload ? error_response(result.status().with_context(name))
-                                       : search_result(result, search_query_echo("image", search));
+  HttpResponse response = about_upload
+                              ? error_response(result.status().with_context(name))
+                              : search_result(result, SearchQueryEcho::of("image", search));
   response.log_detail = "upload_bytes=" + std::to_string(file->content.size());
   return response;
 }
 
-}  // namespace xrs::server_internal
+}  // namespace xrs::api

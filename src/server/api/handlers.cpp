@@ -1,0 +1,58 @@
+// Helpers shared by the route handlers, the health route and the UI files.
+#include <cstdint>
+
+#include "server/api/handlers.h"
+
+namespace xrs::api {
+
+HttpResponse json_response(const nlohmann::json& body, int status) {
+  return json_text_response(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                            status);
+}
+
+HttpResponse json_text_response(std::string body, int status) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "application/json";
+  response.body = std::move(body);
+  response.set_header("Cache-Control", "no-store");
+  return response;
+}
+
+HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& options) {
+  const BackendInfo info = backend.info();
+  nlohmann::json body = {
+      {"status", "ok"},
+      {"images", info.images},
+      {"model", info.model},
+      {"categories", info.categories},
+      {"auth_required", !options.api_token.empty()},
+      {"limits",
+       {{"k_default", kDefaultK},
+        {"k_max", kMaxK},
+        {"text_min_score", round_score(kDefaultTextMinScore)},
+        {"image_min_score", round_score(kDefaultImageMinScore)},
+        {"max_query_chars", options.max_query_chars},
+        {"max_upload_bytes", options.max_upload_bytes}}},
+  };
+  return json_response(body);
+}
+
+HttpResponse handle_asset(const WebAsset& asset, const HttpRequest& request) {
+  HttpResponse response;
+  response.set_header("ETag", std::string(asset.etag));
+  // Revalidate every time: a new build changes the files behind the same URLs.
+  response.set_header("Cache-Control", "no-cache");
+  auto if_none_match = request.header("If-None-Match");
+  // The header may list several tags ("a", "b") or be "*"; a weak W/"a" matches too.
+  if (if_none_match &&
+      (if_none_match->find(asset.etag) != std::string_view::npos || *if_none_match == "*")) {
+    response.status = 304;
+    return response;
+  }
+  response.content_type = std::string(asset.content_type);
+  response.body = std::string(asset.bytes);
+  return response;
+}
+
+}  // namespace xrs::api

@@ -1,0 +1,49 @@
+#include "service/search_json.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+namespace xrs {
+
+using json = nlohmann::json;
+
+SearchQueryEcho SearchQueryEcho::of(std::string_view type, const SearchOptions& options) {
+  SearchQueryEcho echo;
+  echo.type = std::string(type);
+  echo.k = options.k;
+  echo.category = options.category;
+  return echo;
+}
+
+double round_score(float score) {
+  return std::round(static_cast<double>(score) * 1e6) / 1e6;
+}
+
+std::string search_response_json(const SearchResponse& response, const SearchQueryEcho& query,
+                                 int indent) {
+  json results = json::array();
+  for (const SearchHit& hit : response.results) {
+    const std::string url = "/api/images/" + std::to_string(hit.id);
+    results.push_back({{"rank", hit.rank},
+                       {"id", hit.id},
+                       {"image_name", hit.image_name},
+                       {"category", hit.category},
+                       {"score", round_score(hit.score)},
+                       {"url", url},
+                       {"preview_url", url + "/preview"},
+                       {"path", hit.path},
+                       {"source_url", hit.source_url}});
+  }
+  json echo = {{"type", query.type},
+               {"k", query.k},
+               {"category", query.category ? json(*query.category) : json()}};
+  if (query.id) echo["id"] = *query.id;
+  const json doc = {{"results", std::move(results)},
+                    {"took_ms", std::round(response.took_ms * 100) / 100},
+                    {"min_score", round_score(response.min_score)},
+                    {"query", std::move(echo)}};
+  return doc.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace xrs
