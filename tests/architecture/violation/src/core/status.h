@@ -1,0 +1,2 @@
+// Fixture: a module that follows the table.
+#include <string>

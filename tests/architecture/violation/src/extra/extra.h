@@ -1,0 +1,1 @@
+// Fixture: a folder the table does not list.
