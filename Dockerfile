@@ -45,4 +45,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/api/health || exit 1
 ENTRYPOINT ["xray-search"]
-CMD ["serve", "--index", "/index", "--host", "0.0.0.0", "--port", "8080"]
+# Beyond loopback `serve` needs tokens (set XRAY_API_TOKEN or mount a --tokens file) and TLS or
+# --insecure-http: this default is for a TLS-terminating proxy in front (docs/SECURITY.md).
+CMD ["serve", "--index", "/index", "--host", "0.0.0.0", "--port", "8080", "--insecure-http"]

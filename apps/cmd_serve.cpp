@@ -1,7 +1,11 @@
 // xray-search serve --index IDX [--host 127.0.0.1] [--port 8080] [--model M] [--threads N]
-//                   [--max-upload-mb 32] [--api-token-file FILE]
+//                   [--max-upload-mb 32] [--tokens FILE] [--api-token-file FILE]
+//                   [--tls-cert PEM --tls-key PEM] [--insecure-http] [--serve-originals]
+//                   [--rate-limit 20] [--rate-burst 60] [--uploads-per-client 2]
+//                   [--body-timeout 60] [--audit-log FILE] [--audit-log-max-mb 100]
+//                   [--audit-log-keep 5] [--audit-query-text]
 // Loads the model and the index once, then serves the web UI and the REST API until SIGINT or
-// SIGTERM. $XRAY_API_TOKEN (or --api-token-file) requires a bearer token on /api/*.
+// SIGTERM. docs/SECURITY.md describes every security option; docs/API.md the routes.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -18,8 +22,11 @@ namespace {
 struct ServeOptions {
   std::string index_dir;
   std::string model;
-  std::string token_file;
+  std::string token_file;   // --api-token-file: one plain token, every scope
+  std::string tokens_file;  // --tokens: named tokens with scopes, as digests
   int max_upload_mb = 32;
+  double audit_max_mb = 100;
+  security::AuditOptions audit;
   ServerOptions server;
 };
 
@@ -37,11 +44,45 @@ StatusOr<std::string> api_token(const ServeOptions& o) {
   return std::string(env != nullptr ? env : "");
 }
 
+// Tokens, TLS files, the exposure rule and the audit log: everything that can be refused
+// before the model and the index are loaded.
+Status prepare_security(ServeOptions& o) {
+  XRS_ASSIGN_OR_RETURN(o.server.api_token, api_token(o));
+  if (!o.tokens_file.empty()) {
+    XRS_ASSIGN_OR_RETURN(security::Authenticator tokens,
+                         security::Authenticator::load(o.tokens_file));
+    if (!tokens.enabled()) {
+      return Status::invalid_argument(o.tokens_file + ": the token file holds no token");
+    }
+    if (!o.server.api_token.empty()) {
+      // The single token joins the file's tokens; a clash (same name or token) is refused here.
+      Status added = tokens.add_token(kApiTokenName, o.server.api_token, security::kAllScopes);
+      if (!added.is_ok()) return added.with_context("--api-token-file / $XRAY_API_TOKEN");
+      o.server.api_token.clear();
+    }
+    o.server.tokens = std::make_shared<const security::Authenticator>(std::move(tokens));
+  }
+  XRS_RETURN_IF_ERROR(check_exposure(o.server));
+  if (!o.audit.path.empty()) {
+    o.audit.max_bytes = static_cast<uint64_t>(o.audit_max_mb * 1024 * 1024);
+    XRS_ASSIGN_OR_RETURN(std::unique_ptr<security::AuditLog> log,
+                         security::AuditLog::open(o.audit));
+    o.server.audit = std::move(log);
+  }
+  return Status::ok();
+}
+
 int run_serve(ServeOptions o) {
-  StatusOr<std::string> token = api_token(o);
-  if (!token.is_ok()) return report_error(token.status());
-  o.server.api_token = *token;
   o.server.max_upload_bytes = size_t(o.max_upload_mb) * 1024 * 1024;
+  if (o.server.tls_cert.empty() != o.server.tls_key.empty()) {
+    return report_error(Status::invalid_argument("--tls-cert and --tls-key go together"), true);
+  }
+  Status prepared = prepare_security(o);
+  if (!prepared.is_ok()) {
+    // A refused exposure is a command-line problem; a broken token file or TLS file is not.
+    const bool usage = prepared.message().find("refusing to listen") != std::string::npos;
+    return report_error(prepared, usage);
+  }
 
   SearchServiceOptions service_options;
   service_options.index_dir = o.index_dir;
@@ -50,10 +91,18 @@ int run_serve(ServeOptions o) {
   if (!service.is_ok()) return report_error(service.status());
   const BackendInfo info = (*service)->info();
   std::fprintf(stderr, "xray-search: %zu images, model %s\n", info.images, info.model.c_str());
+  if (o.server.serve_originals) {
+    std::fprintf(stderr,
+                 "xray-search: warning: --serve-originals: indexed DICOM files are sent as "
+                 "stored, with the patient data in their headers\n");
+  }
+  const bool tokens = !o.server.api_token.empty() || o.server.tokens != nullptr;
   // Scripts (make demo, the browser tests) wait for this line on stdout.
-  o.server.on_listening = [&o](const std::string& host, int port) {
-    std::printf("xray-search: listening on http://%s:%d%s\n", host.c_str(), port,
-                o.server.api_token.empty() ? "" : " (API token required)");
+  o.server.on_listening = [&o, tokens](const std::string& host, int port) {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    std::printf("xray-search: listening on %s://%s%s%s:%d%s\n",
+                o.server.tls_cert.empty() ? "http" : "https", ipv6 ? "[" : "", host.c_str(),
+                ipv6 ? "]" : "", port, tokens ? " (API token required)" : "");
     std::fflush(stdout);
   };
   Status s = serve(**service, o.server);
@@ -66,9 +115,14 @@ int run_serve(ServeOptions o) {
 
 void setup_serve(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<ServeOptions>();
+  o->server.rate_limit.requests_per_s = 20;
+  o->server.rate_limit.burst = 60;
+  o->server.rate_limit.uploads_per_client = 2;
   CLI::App* cmd = app.add_subcommand("serve", "Serve the web UI and the REST API for an index");
   cmd->add_option("--index", o->index_dir, "index folder")->required();
-  cmd->add_option("--host", o->server.host, "address to listen on")->capture_default_str();
+  cmd->add_option("--host", o->server.host,
+                  "address to listen on (beyond loopback only with TLS and tokens)")
+      ->capture_default_str();
   cmd->add_option("--port,-p", o->server.port, "port (0: any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
@@ -79,8 +133,45 @@ void setup_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-upload-mb", o->max_upload_mb, "largest accepted upload, in MB")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  cmd->add_option("--tokens", o->tokens_file,
+                  "token file: named tokens with scopes, as SHA-256 digests "
+                  "('xray-search token create' writes it)");
   cmd->add_option("--api-token-file", o->token_file,
-                  "file holding a bearer token required on /api/* (or set $XRAY_API_TOKEN)");
+                  "file holding one bearer token with every scope (or set $XRAY_API_TOKEN)");
+  cmd->add_option("--tls-cert", o->server.tls_cert, "TLS certificate chain (PEM); with --tls-key");
+  cmd->add_option("--tls-key", o->server.tls_key, "TLS private key (PEM, unencrypted)");
+  cmd->add_flag("--insecure-http", o->server.insecure_http,
+                "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)");
+  cmd->add_flag("--serve-originals", o->server.serve_originals,
+                "send indexed DICOM files as stored, patient data included (default: a PNG "
+                "rendering)");
+  cmd->add_option("--rate-limit", o->server.rate_limit.requests_per_s,
+                  "API requests per second per client (0: no limit)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--rate-burst", o->server.rate_limit.burst,
+                  "requests a client may send at once above the rate")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--uploads-per-client", o->server.rate_limit.uploads_per_client,
+                  "image uploads in flight per client (0: no limit)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  cmd->add_option("--body-timeout", o->server.body_timeout_s,
+                  "seconds a request body may take to arrive (slower uploads get 408)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--audit-log", o->audit.path,
+                  "audit log file: who searched what kind of query and opened which images "
+                  "(JSON lines)");
+  cmd->add_option("--audit-log-max-mb", o->audit_max_mb, "rotate the audit log past this size")
+      ->check(CLI::Range(0.001, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--audit-log-keep", o->audit.keep, "rotated audit logs kept")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  cmd->add_flag("--audit-query-text", o->audit.log_query_text,
+                "also write text queries themselves into the audit log (default: their length)");
   cmd->callback([o, &exit_code] { exit_code = run_serve(*o); });
 }
 

@@ -53,5 +53,6 @@ void setup_index(CLI::App& app, int& exit_code);
 void setup_search(CLI::App& app, int& exit_code);
 void setup_export(CLI::App& app, int& exit_code);
 void setup_serve(CLI::App& app, int& exit_code);
+void setup_token(CLI::App& app, int& exit_code);
 
 }  // namespace xrs::app

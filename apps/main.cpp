@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   setup_index(app, exit_code);
   setup_search(app, exit_code);
   setup_serve(app, exit_code);
+  setup_token(app, exit_code);
   setup_export(app, exit_code);
   setup_embed(app, exit_code);
   setup_tokenize(app, exit_code);

@@ -9,7 +9,7 @@
 //   - 4xx/5xx: a JSON body {"error":{"code":"...","message":"..."}}; never a 500 "internal"
 //     (that is what an exception caught at the router's edge becomes: a bug);
 //   - a JSON content type comes with a parseable body; 405 has Allow, 401 WWW-Authenticate;
-//   - precheck() and handle() agree on rejections;
+//   - admit() and handle() agree on rejections;
 //   - with a token configured, only /api/health and non-API paths answer without it.
 #include <nlohmann/json.hpp>
 
@@ -94,7 +94,9 @@ void check_response(const xrs::HttpRequest& request, const xrs::HttpResponse& re
 }
 
 void route(const xrs::ApiRouter& router, const xrs::HttpRequest& request) {
-  const std::optional<xrs::HttpResponse> early = router.precheck(request);
+  xrs::HttpRequest admitted_request = request;
+  auto admitted = router.admit(admitted_request);
+  const xrs::HttpResponse* early = std::get_if<xrs::HttpResponse>(&admitted);
   const xrs::HttpResponse response = router.handle(request);
   xrs::fuzz::note(summary(request, response));
   check_response(request, response);
@@ -102,7 +104,7 @@ void route(const xrs::ApiRouter& router, const xrs::HttpRequest& request) {
     check_response(request, *early);
     XRS_FUZZ_CHECK(
         early->status == response.status,
-        "precheck " + summary(request, *early) + " but handle " + summary(request, response));
+        "admit " + summary(request, *early) + " but handle " + summary(request, response));
   }
   if (!router.options().api_token.empty() && request.path.starts_with("/api/") &&
       request.path != "/api/health" && response.status != 401) {

@@ -29,6 +29,8 @@ packages=(
   libutf8proc-dev
   # glue
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev
+  # the TLS tests make certificates with the openssl CLI and shake hands with curl
+  openssl curl
   # index
   libsqlite3-dev libfaiss-dev
   # tests and benchmarks

@@ -112,6 +112,9 @@
     try {
       const health = await api('/api/health');
       state.limits = health.limits || state.limits;
+      // The server sends stored files only with --serve-originals; else a de-identified PNG.
+      el.detailOriginal.textContent = health.originals
+        ? 'Original file' : 'Full-size image (PNG, no DICOM header)';
       el.status.replaceChildren();
       const ok = document.createElement('span');
       ok.className = 'ok';

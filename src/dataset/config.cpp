@@ -66,6 +66,18 @@ Status check_dataset_config(const DatasetConfig& config) {
       return Status::invalid_argument("extensions: " + quote_for_message(e) + " is listed twice");
     }
   }
+  seen.clear();
+  for (const std::string& c : config.private_columns) {
+    if (c.empty()) return Status::invalid_argument("private_columns: a column name is empty");
+    if (c == "image_name" || c == "category") {
+      return Status::invalid_argument("private_columns: " + quote_for_message(c) +
+                                      " cannot be private (the index is built on it)");
+    }
+    if (!seen.insert(c).second) {
+      return Status::invalid_argument("private_columns: " + quote_for_message(c) +
+                                      " is listed twice");
+    }
+  }
   if (config.decode.limits.max_pixels < 1) {
     return Status::invalid_argument("max_pixels: must be at least 1");
   }
@@ -93,6 +105,8 @@ StatusOr<DatasetConfig> parse_dataset_config(std::string_view json, const std::s
         return Status::invalid_argument(origin + ": \"max_pixels\" must be a positive integer");
       }
       base.decode.limits.max_pixels = value.get<uint64_t>();
+    } else if (key == "private_columns") {
+      XRS_ASSIGN_OR_RETURN(base.private_columns, string_list(value, key, origin));
     } else if (key == "unlisted_files") {
       if (value != "error" && value != "warning") {
         return Status::invalid_argument(origin +
@@ -102,7 +116,7 @@ StatusOr<DatasetConfig> parse_dataset_config(std::string_view json, const std::s
     } else {
       return Status::invalid_argument(origin + ": unknown key " + quote_for_message(key) +
                                       " (known: categories, extensions, max_pixels, "
-                                      "unlisted_files)");
+                                      "private_columns, unlisted_files)");
     }
   }
   Status checked = check_dataset_config(base);

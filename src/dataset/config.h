@@ -4,7 +4,8 @@
 //     "categories": ["chest", "dental", "hand"],
 //     "extensions": [".png", ".jpg", ".jpeg", ".dcm"],
 //     "max_pixels": 178956970,
-//     "unlisted_files": "error"          // or "warning"
+//     "unlisted_files": "error",         // or "warning"
+//     "private_columns": ["mrn"]         // kept out of the index, the API and export
 //   }
 //
 // Every key is optional; an absent key keeps the value of the `base` config. Unknown keys are

@@ -43,6 +43,10 @@ struct DatasetConfig {
   // Threads for the per-image checks (1..256).
   int threads = 2;
   CsvLimits csv;
+  // metadata.csv columns that never leave the dataset folder: they are checked like any column
+  // but left out of DatasetEntry (source_url as ""), so the catalog, the API and `export` never
+  // hold them (docs/VALIDATION.md, docs/SECURITY.md). Not image_name or category.
+  std::vector<std::string> private_columns;
 };
 
 // One usable row of metadata.csv.

@@ -268,6 +268,8 @@ class Validator {
     for (size_t i = 0; i < table_.header.size(); ++i) {
       const std::string& column = table_.header[i];
       std::string& value = record.fields[i];
+      const auto& hidden = config_.private_columns;
+      if (std::find(hidden.begin(), hidden.end(), column) != hidden.end()) continue;
       if (column == kColumnImageName) {
         e.image_name = std::move(value);
       } else if (column == kColumnCategory) {

@@ -559,4 +559,36 @@ StatusOr<ImageInfo> probe_dicom(std::span<const uint8_t> bytes, const DecodeLimi
   return result;
 }
 
+std::span<const uint32_t> dicom_attributes_read() {
+  // Everything parse_info and the pixel path look at, plus what the file reader delimits the
+  // data set with (dicom_format.cpp). Keep in step with the constants above.
+  static constexpr uint32_t kRead[] = {dicom_tag(0x0002, 0x0010),
+                                       kSopClassUid,
+                                       kModality,
+                                       kBodyPart,
+                                       kViewPosition,
+                                       kSamplesPerPixel,
+                                       kPhotometric,
+                                       kNumberOfFrames,
+                                       kRows,
+                                       kColumns,
+                                       kBitsAllocated,
+                                       kBitsStored,
+                                       kHighBit,
+                                       kPixelRepresentation,
+                                       kWindowCenter,
+                                       kWindowWidth,
+                                       kRescaleIntercept,
+                                       kRescaleSlope,
+                                       kVoiLutFunction,
+                                       kLossyCompression,
+                                       kModalityLutSequence,
+                                       kLutDescriptor,
+                                       kLutExplanation,
+                                       kLutData,
+                                       kVoiLutSequence,
+                                       dicom_tag(0x7fe0, 0x0010)};
+  return kRead;
+}
+
 }  // namespace xrs

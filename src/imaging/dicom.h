@@ -118,6 +118,11 @@ StatusOr<Image> render_dicom(const DicomPixels& pixels, const WindowOptions& opt
 // decode_dicom_pixels + render_dicom(options.window): what decode_image does for DICOM.
 StatusOr<Image> decode_dicom(std::span<const uint8_t> bytes, const DecodeOptions& options);
 
+// Every attribute (group << 16 | element) this reader looks at. None of them identifies a
+// person: a test checks it against identifying_dicom_attributes() (dicom_deid.h), so that
+// nothing from a DICOM header that names a patient can reach DicomInfo, the catalog or the API.
+std::span<const uint32_t> dicom_attributes_read();
+
 // read_dicom_info as an ImageInfo (bits_per_sample = Bits Stored, channels = Samples per Pixel).
 StatusOr<ImageInfo> probe_dicom(std::span<const uint8_t> bytes, const DecodeLimits& limits);
 

@@ -17,6 +17,8 @@
 
 #include "core/status.h"
 #include "core/strings.h"  // iequals for header names
+#include "server/security/audit_log.h"
+#include "server/security/principal.h"
 
 namespace xrs {
 
@@ -36,6 +38,14 @@ struct HttpRequest {
   std::string body;                                          // the body of a non-multipart request
   std::vector<FormPart> form;  // the parts of a multipart/form-data request, in order
 
+  // Set by the transport: the peer's address ("" when there is no socket, as in tests) and the
+  // request id (X-Request-Id, the access and audit logs).
+  std::string remote_address;
+  std::string request_id;
+  // Set by ApiRouter::admit(): who is calling (the token's name and scopes, or anonymous). The
+  // access log and the audit log both read it from here.
+  security::Principal principal;
+
   // The value of the first header called `name` (ASCII case-insensitive), or nullopt.
   std::optional<std::string_view> header(std::string_view name) const;
   // The value of the first query parameter called `name` (case-sensitive), or nullopt.
@@ -50,6 +60,8 @@ struct HttpResponse {
   // Extra access-log fields for this request ("query_chars=12"); never sent to the client and
   // never holding query text or image bytes.
   std::string log_detail;
+  // What the route tells the audit log (security/audit_log.h); empty for routes not audited.
+  security::AuditFacts audit;
 
   // Replaces every header called `name` (case-insensitive) with one `name: value`.
   void set_header(std::string_view name, std::string value);

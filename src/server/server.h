@@ -5,7 +5,7 @@
 //   xrs::Status s = xrs::serve(service, options);   // blocks until SIGINT/SIGTERM
 //
 // What the socket layer adds to the router:
-// - Bodies are read only after ApiRouter::precheck() accepts the request (so an unauthenticated
+// - Bodies are read only after ApiRouter::admit() accepts the request (so an unauthenticated
 //   or misrouted upload is never buffered), and never past ApiRouter::body_limit(): a declared
 //   Content-Length over the limit is answered 413 without buffering; chunked bodies are cut off
 //   at the limit (413). Compressed request bodies (Content-Encoding) are refused with 415 (a
@@ -14,10 +14,15 @@
 //   multipart body, a URI too long) are JSON errors like the router's.
 // - Every response gets an X-Request-Id, and one access-log line is written per request:
 //     2026-01-02T03:04:05.678Z GET /api/images/3/preview 200 18234B 4.2ms id=1f3a-000017 [detail]
-//   (the path without its query string, control characters escaped; never query text or image
-//   bytes: a text search logs only "query_chars=N", an upload "upload_bytes=N").
+//   (the path without its query string, control characters escaped; never query text, image
+//   bytes or a token: a text search logs only "query_chars=N", an upload "upload_bytes=N", the
+//   caller by its token's name).
 // - read/write timeouts (a client that stalls mid-request holds one worker thread until its
-//   read timeout, never the server), a fixed worker pool, keep-alive limits.
+//   read timeout, never the server), a deadline for a whole request body (a client that trickles
+//   its upload is cut off with 408), a fixed worker pool, keep-alive limits.
+// - TLS when a certificate and key are given (http/tls_context.h: TLS 1.2+, modern ciphers),
+//   and the refusal to listen beyond loopback without TLS (or insecure_http) and tokens
+//   (check_exposure()).
 //
 // Thread-safety: HttpServer::stop() may be called from any thread (or a signal watcher) at any
 // time, before, during or after run(); everything else is for the owning thread. The backend must
@@ -38,13 +43,24 @@ namespace xrs {
 struct ServerOptions {
   std::string host = "127.0.0.1";  // "0.0.0.0" to listen on every interface
   int port = 8080;                 // 0: any free port (on_listening reports which)
-  std::string api_token;           // non-empty: /api/* except /api/health needs Bearer <token>
+  // Authentication, rate limits, audit, originals: as RouterOptions (api/router.h) has them.
+  std::string api_token;  // one token with every scope
+  std::shared_ptr<const security::Authenticator> tokens;
+  security::RateLimitOptions rate_limit;
+  std::shared_ptr<security::AuditLog> audit;
+  bool serve_originals = false;
+  // TLS: both PEM files, or neither (plain HTTP).
+  std::string tls_cert;
+  std::string tls_key;
+  // Plain HTTP on a non-loopback address (behind a TLS-terminating proxy): see check_exposure().
+  bool insecure_http = false;
   size_t max_upload_bytes = 32 * 1024 * 1024;
   int threads = 8;               // worker threads (concurrent requests)
   int read_timeout_s = 10;       // per read while receiving a request
   int write_timeout_s = 30;      // per write while sending a response
   int keep_alive_timeout_s = 5;  // idle time before a kept-alive connection is closed
   int keep_alive_max_requests = 100;
+  int body_timeout_s = 60;  // a request body must have arrived this long after its headers
   // serve() only: stop gracefully on SIGINT/SIGTERM (in-flight requests finish).
   bool handle_signals = true;
   // Called once the socket listens, with the host and the actual port (before run() accepts).
@@ -54,10 +70,16 @@ struct ServerOptions {
   std::function<void(std::string_view line)> access_log;
 };
 
+// OK when the server may listen where `options` says: a loopback host (127.0.0.0/8, ::1,
+// "localhost") always; any other host only with TLS (or insecure_http) AND tokens.
+// kInvalidArgument saying what is missing otherwise.
+Status check_exposure(const ServerOptions& options);
+
 class HttpServer {
  public:
   // Validates the options and binds the listening socket. Errors: kInvalidArgument for bad
-  // options (port outside 0..65535, threads < 1, timeouts < 1), kUnavailable when the address
+  // options (port outside 0..65535, threads < 1, timeouts < 1, only one TLS file, a refused
+  // exposure), the TLS files' errors (tls_context.h), kUnavailable when the address
   // cannot be bound (in use, or not an address of this machine).
   static StatusOr<std::unique_ptr<HttpServer>> bind(const SearchBackend& backend,
                                                     const ServerOptions& options);

@@ -251,6 +251,8 @@ test('keyboard: tab to a result, Enter opens the dialog, Escape closes it', asyn
   await page.waitForSelector('#detail[open]');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'detail-close');
   await page.waitForFunction(() => document.getElementById('detail-image').naturalWidth > 0);
+  // Stored files (with their DICOM headers) are not offered unless the server serves originals.
+  assert.match(await page.locator('#detail-original').textContent(), /Full-size image \(PNG/);
   const source = page.locator('#detail-source');
   if (await source.isVisible()) {
     assert.equal(await source.getAttribute('target'), '_blank');

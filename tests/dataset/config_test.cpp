@@ -57,7 +57,7 @@ TEST(DatasetConfigTest, ErrorsNameTheFileAndField) {
   EXPECT_EQ(refusal("[1]"), "cfg.json: must be a JSON object");
   EXPECT_EQ(refusal(R"({"categorie":["a"]})"),
             "cfg.json: unknown key 'categorie' (known: categories, extensions, max_pixels, "
-            "unlisted_files)");
+            "private_columns, unlisted_files)");
   EXPECT_EQ(refusal(R"({"categories":"chest"})"),
             "cfg.json: \"categories\" must be an array of strings");
   EXPECT_EQ(refusal(R"({"categories":["chest",3]})"),
@@ -85,6 +85,20 @@ TEST(DatasetConfigTest, ErrorsNameTheFileAndField) {
             "cfg.json: \"unlisted_files\" must be \"error\" or \"warning\"");
   // Bytes that are not UTF-8 are malformed JSON, not a crash.
   EXPECT_EQ(refusal("{\"categories\":[\"\xFF\"]}"), "cfg.json: not valid JSON");
+}
+
+TEST(DatasetConfigTest, PrivateColumns) {
+  auto c = parse_dataset_config(R"({"private_columns": ["mrn", "source_url"]})", "cfg.json");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->private_columns, (std::vector<std::string>{"mrn", "source_url"}));
+  for (const char* bad : {R"({"private_columns": ["image_name"]})",
+                          R"({"private_columns": ["category"]})", R"({"private_columns": [""]})",
+                          R"({"private_columns": ["a", "a"]})", R"({"private_columns": "mrn"})"}) {
+    auto r = parse_dataset_config(bad, "cfg.json");
+    ASSERT_FALSE(r.is_ok()) << bad;
+    EXPECT_NE(r.status().message().find("private_columns"), std::string::npos)
+        << r.status().to_string();
+  }
 }
 
 TEST(DatasetConfigTest, CheckRefusesBadThreadCounts) {

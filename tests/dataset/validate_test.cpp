@@ -30,6 +30,29 @@ void write_good_images(const ScratchDataset& d) {
   d.write("raw/hand/h1.png", make_png(3, 9, 3));
 }
 
+TEST(ValidateTest, PrivateColumnsAreCheckedButLeftOutOfEntries) {
+  ScratchDataset d("private_columns");
+  d.csv(
+      "image_name,source_url,category,mrn,license\n"
+      "c1.png,https://pacs.example/acc-123,chest,MRN-0042,CC-BY\n"
+      "d1.png,https://x/d1,dental,MRN-0043,\n"
+      "h1.png,https://x/h1,hand,MRN-0044,MIT\n");
+  write_good_images(d);
+  DatasetConfig config = fast_config();
+  config.private_columns = {"mrn", "source_url"};
+  ValidationReport r = validate_dataset(d.dir(), config);
+  EXPECT_EQ(problem_keys(r), Keys{});
+  ASSERT_EQ(r.entries.size(), 3u);
+  for (const DatasetEntry& e : r.entries) {
+    EXPECT_EQ(e.source_url, "") << e.image_name;
+    EXPECT_EQ(e.extra.count("mrn"), 0u) << e.image_name;
+    EXPECT_EQ(e.extra.count("license"), 1u) << e.image_name;
+  }
+  // Private columns still have to be well-formed: source_url stays a required column.
+  d.csv("image_name,source_url,category\nc1.png,,chest\n");
+  EXPECT_FALSE(validate_dataset(d.dir(), config).valid());
+}
+
 TEST(ValidateTest, CleanDatasetIsValidAndKeepsExtraColumns) {
   ScratchDataset d("clean");
   d.csv(

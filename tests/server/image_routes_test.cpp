@@ -20,7 +20,9 @@ Image decode_body(const HttpResponse& r) {
   return image.is_ok() ? *image : Image{};
 }
 
-TEST_F(RouterTest, ImageBytesWithContentTypeFromTheContent) {
+TEST_F(RouterTest, OriginalsOnlyWithServeOriginals) {
+  make_router(with<RouterOptions>([](auto& o) { o.serve_originals = true; }));
+  EXPECT_EQ(body_json(handle(get_request("/api/health")))["originals"], true);
   struct Case {
     int id;
     std::string name;
@@ -36,6 +38,36 @@ TEST_F(RouterTest, ImageBytesWithContentTypeFromTheContent) {
     EXPECT_EQ(r.header("Content-Disposition"), "inline; filename=\"" + c.name + "\"");
     EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff");
   }
+}
+
+// By default the image route sends the decoded pixels as a PNG, never the stored file: exactly
+// what decode_image (the indexer's decoder) makes of it.
+TEST_F(RouterTest, ImagesAreSentAsPngRenderingsByDefault) {
+  EXPECT_EQ(body_json(handle(get_request("/api/health")))["originals"], false);
+  for (const auto& [id, name] : std::vector<std::pair<int, std::string>>{
+           {0, "chest-a.png"}, {1, "chest-b.jpg"}, {2, "dental-a.png"}, {4, "misnamed.png"}}) {
+    HttpResponse r = handle(get_request("/api/images/" + std::to_string(id)));
+    ASSERT_EQ(r.status, 200) << name << r.body;
+    EXPECT_EQ(r.content_type, "image/png") << name;
+    EXPECT_TRUE(r.body.starts_with("\x89PNG\r\n\x1a\n")) << name;
+    const std::string stem = name.substr(0, name.rfind('.'));
+    EXPECT_EQ(r.header("Content-Disposition"), "inline; filename=\"" + stem + ".png\"");
+    const std::string file = file_bytes(dir_ + "/" + name);
+    auto expected =
+        decode_image(std::span(reinterpret_cast<const uint8_t*>(file.data()), file.size()));
+    ASSERT_TRUE(expected.is_ok());
+    const Image got = decode_body(r);
+    EXPECT_EQ(got.width, expected->width) << name;
+    EXPECT_EQ(got.height, expected->height) << name;
+    EXPECT_EQ(got.format, expected->format) << name;
+    EXPECT_TRUE(got.pixels == expected->pixels) << name;
+    if (name.ends_with(".jpg")) EXPECT_NE(r.body, file) << "never the stored file";
+  }
+  // A DICOM file that does not decode is an error: its bytes are never sent instead.
+  HttpResponse stub = handle(get_request("/api/images/3"));
+  EXPECT_EQ(stub.status, 500) << stub.body;
+  EXPECT_EQ(stub.content_type, "application/json");
+  EXPECT_EQ(stub.body.find("DICM"), std::string::npos);
 }
 
 TEST_F(RouterTest, ImageIdsMustBeDecimalAndIndexed) {
@@ -128,10 +160,22 @@ TEST_F(RouterTest, PreviewRendersRealDicomAnd16BitSpecimens) {
   }
   FakeBackend backend(images);
   ApiRouter router(backend, {});
+  RouterOptions originals_options;
+  originals_options.serve_originals = true;
+  ApiRouter originals(backend, originals_options);
   for (size_t id = 0; id < images.size(); ++id) {
-    HttpResponse raw = router.handle(get_request("/api/images/" + std::to_string(id)));
+    HttpResponse raw = originals.handle(get_request("/api/images/" + std::to_string(id)));
     ASSERT_EQ(raw.status, 200);
     EXPECT_EQ(raw.content_type, id < 2 ? "application/dicom" : "image/png");
+    // By default: the rendering the indexer sees (DICOM windowed to 8 bits), as a PNG.
+    HttpResponse png = router.handle(get_request("/api/images/" + std::to_string(id)));
+    ASSERT_EQ(png.status, 200) << png.body;
+    EXPECT_EQ(png.content_type, "image/png");
+    EXPECT_EQ(png.body.find("DICM"), std::string::npos);
+    auto expected =
+        decode_image(std::span(reinterpret_cast<const uint8_t*>(raw.body.data()), raw.body.size()));
+    ASSERT_TRUE(expected.is_ok());
+    EXPECT_TRUE(decode_body(png).pixels == expected->pixels) << images[id].image_name;
     HttpResponse r =
         router.handle(get_request("/api/images/" + std::to_string(id) + "/preview?size=128"));
     ASSERT_EQ(r.status, 200) << images[id].image_name << " " << r.body;

@@ -113,19 +113,25 @@ TEST_F(RouterTest, TokenProtectsApiButNotHealthOrUi) {
   EXPECT_EQ(handle(get_request("/app.js")).status, 200);
 }
 
-TEST_F(RouterTest, PrecheckRejectsWithoutTheBody) {
+TEST_F(RouterTest, AdmitRejectsWithoutTheBody) {
   make_router(with<RouterOptions>([](auto& o) { o.api_token = "t"; }));
+  // The rejection admit() gives, or nullopt when it admits the request.
+  auto precheck = [&](HttpRequest r) -> std::optional<HttpResponse> {
+    auto admitted = router_->admit(r);
+    if (auto* rejection = std::get_if<HttpResponse>(&admitted)) return *rejection;
+    return std::nullopt;
+  };
   HttpRequest upload = form_request({});  // no parts: the body is not needed to refuse it
-  auto rejection = router_->precheck(upload);
+  auto rejection = precheck(upload);
   ASSERT_TRUE(rejection);
   EXPECT_EQ(rejection->status, 401);
   EXPECT_EQ(rejection->header("X-Content-Type-Options"), "nosniff");
 
   upload.headers.emplace_back("Authorization", "Bearer t");
-  EXPECT_FALSE(router_->precheck(upload));
+  EXPECT_FALSE(precheck(upload));
   upload.headers[0].second = "application/json";
-  ASSERT_TRUE(router_->precheck(upload));
-  EXPECT_EQ(router_->precheck(upload)->status, 415);
+  ASSERT_TRUE(precheck(upload));
+  EXPECT_EQ(precheck(upload)->status, 415);
 }
 
 TEST_F(RouterTest, BodyLimitsByRoute) {
@@ -133,10 +139,16 @@ TEST_F(RouterTest, BodyLimitsByRoute) {
     o.max_upload_bytes = 1000;
     o.max_json_bytes = 100;
   }));
-  EXPECT_EQ(router_->body_limit(form_request({})), 1000u);
-  EXPECT_EQ(router_->body_limit(json_request("/api/search/text", "")), 100u);
-  EXPECT_EQ(router_->body_limit(json_request("/api/search/similar", "")), 100u);
-  EXPECT_EQ(router_->body_limit(get_request("/api/health")), 0u);
+  auto limit = [&](HttpRequest r) {
+    auto admitted = router_->admit(r);
+    EXPECT_TRUE(std::holds_alternative<ApiRouter::Admission>(admitted)) << r.path;
+    auto* a = std::get_if<ApiRouter::Admission>(&admitted);
+    return a == nullptr ? size_t{999999} : router_->body_limit(*a);
+  };
+  EXPECT_EQ(limit(form_request({})), 1000u);
+  EXPECT_EQ(limit(json_request("/api/search/text", "")), 100u);
+  EXPECT_EQ(limit(json_request("/api/search/similar", "")), 100u);
+  EXPECT_EQ(limit(get_request("/api/health")), 0u);
 }
 
 TEST_F(RouterTest, BackendExceptionBecomes500) {

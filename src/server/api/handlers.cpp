@@ -19,22 +19,38 @@ HttpResponse json_text_response(std::string body, int status) {
   return response;
 }
 
-HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& options) {
+HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& options,
+                           const HttpRequest& request) {
   const BackendInfo info = backend.info();
   nlohmann::json body = {
       {"status", "ok"},
       {"images", info.images},
       {"model", info.model},
       {"categories", info.categories},
-      {"auth_required", !options.api_token.empty()},
+      {"auth_required", auth_enabled(options)},
+      {"originals", options.serve_originals},
       {"limits",
        {{"k_default", kDefaultK},
         {"k_max", kMaxK},
         {"text_min_score", round_score(kDefaultTextMinScore)},
         {"image_min_score", round_score(kDefaultImageMinScore)},
         {"max_query_chars", options.max_query_chars},
-        {"max_upload_bytes", options.max_upload_bytes}}},
+        {"max_upload_bytes", options.max_upload_bytes},
+        {"requests_per_s", options.rate_limit.requests_per_s},
+        {"request_burst", options.rate_limit.burst},
+        {"uploads_per_client", options.rate_limit.uploads_per_client}}},
   };
+  // Who the caller is, when it sent a valid token: lets the UI check a token and its scopes.
+  if (request.principal.authenticated()) {
+    nlohmann::json scopes = nlohmann::json::array();
+    for (security::Scope s :
+         {security::Scope::kSearch, security::Scope::kImages, security::Scope::kAdmin}) {
+      if (security::has_scope(request.principal.scopes, s)) {
+        scopes.push_back(std::string(security::scope_name(s)));
+      }
+    }
+    body["principal"] = {{"name", request.principal.name}, {"scopes", scopes}};
+  }
   return json_response(body);
 }
 

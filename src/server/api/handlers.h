@@ -32,7 +32,8 @@ HttpResponse json_response(const nlohmann::json& body, int status = 200);
 // The same for a body that is JSON text already.
 HttpResponse json_text_response(std::string body, int status = 200);
 
-HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& options);
+HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& options,
+                           const HttpRequest& request);
 HttpResponse handle_openapi(const RouterOptions& options);
 HttpResponse handle_search_text(const SearchBackend& backend, const RouterOptions& options,
                                 const HttpRequest& request);
@@ -67,7 +68,10 @@ class ThumbnailCache {
   size_t bytes_ = 0;
 };
 
-HttpResponse handle_image(const SearchBackend& backend, std::string_view id_text);
+// The image as a PNG rendering (cached in `cache`, which may be null), or the stored file when
+// options.serve_originals.
+HttpResponse handle_image(const SearchBackend& backend, const RouterOptions& options,
+                          std::string_view id_text, ThumbnailCache* cache);
 // `cache` may be null (no caching).
 HttpResponse handle_preview(const SearchBackend& backend, std::string_view id_text,
                             const HttpRequest& request, ThumbnailCache* cache);

@@ -1,6 +1,9 @@
 // GET /api/images/<id> and /api/images/<id>/preview. The only files ever read are those the
 // backend names for a valid id (IndexedImage::absolute_path); nothing in the request becomes part
-// of a path.
+// of a path. Neither route sends a stored file unless the server runs with --serve-originals
+// (RouterOptions::serve_originals): the image is decoded (DICOM windowed as for indexing) and
+// sent as a PNG, so no DICOM header (patient name, IDs, dates), PNG text chunk or JPEG
+// EXIF/comment ever leaves with it (docs/SECURITY.md, "De-identification").
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -99,6 +102,44 @@ StatusOr<std::string> render_preview(const std::string& bytes, int size) {
   return encode_jpeg(image, kPreviewJpegQuality);
 }
 
+// Key of the full-size rendering in the thumbnail cache (previews use their size, >= 16).
+constexpr int kFullSizeKey = 0;
+
+// "chest.dcm" -> "chest.png": the name of the rendering.
+std::string png_name(std::string_view image_name) {
+  std::string name(image_name.substr(image_name.rfind('/') + 1));
+  const size_t dot = name.rfind('.');
+  if (dot != std::string::npos && dot > 0) name.resize(dot);
+  return name + ".png";
+}
+
+// The whole image, decoded and encoded as PNG (never the stored file).
+HttpResponse rendered_image(const SearchBackend& backend, int64_t id, std::string_view id_text,
+                            ThumbnailCache* cache) {
+  auto record = backend.image(id);
+  if (!record.is_ok()) return error_response(record.status());
+  std::optional<std::string> png = cache ? cache->get(id, kFullSizeKey) : std::nullopt;
+  if (!png) {
+    auto image = load_image(backend, id_text);
+    if (!image.is_ok()) return error_response(image.status());
+    auto decoded = decode_image(as_bytes(image->bytes));
+    auto encoded = decoded.is_ok() ? encode_png(*decoded) : StatusOr<std::string>(decoded.status());
+    if (!encoded.is_ok()) {
+      log_warning("GET /api/images/" + std::to_string(id) + ": " + encoded.status().to_string());
+      return error_response(
+          500, status_code_name(encoded.status().code()),
+          "image " + std::to_string(id) + ": cannot render it: " + encoded.status().message());
+    }
+    png = std::move(encoded).value();
+    if (cache) cache->put(id, kFullSizeKey, *png);
+  }
+  HttpResponse response;
+  response.content_type = "image/png";
+  response.body = *std::move(png);
+  response.set_header("Content-Disposition", content_disposition(png_name(record->image_name)));
+  return response;
+}
+
 }  // namespace
 
 StatusOr<int64_t> parse_image_id(std::string_view text) {
@@ -139,14 +180,27 @@ void ThumbnailCache::put(int64_t id, int size, std::string jpeg) {
   }
 }
 
-HttpResponse handle_image(const SearchBackend& backend, std::string_view id_text) {
-  auto image = load_image(backend, id_text);
-  if (!image.is_ok()) return error_response(image.status());
+HttpResponse handle_image(const SearchBackend& backend, const RouterOptions& options,
+                          std::string_view id_text, ThumbnailCache* cache) {
+  auto id = parse_image_id(id_text);
   HttpResponse response;
-  response.content_type = std::string(content_type_of(as_bytes(image->bytes)));
-  response.body = std::move(image->bytes);
-  response.set_header("Content-Disposition", content_disposition(image->record.image_name));
-  response.set_header("Cache-Control", "private, max-age=300");
+  if (!id.is_ok()) return error_response(id.status());
+  if (options.serve_originals) {
+    auto image = load_image(backend, id_text);
+    if (!image.is_ok()) {
+      response = error_response(image.status());
+    } else {
+      response.content_type = std::string(content_type_of(as_bytes(image->bytes)));
+      response.body = std::move(image->bytes);
+      response.set_header("Content-Disposition", content_disposition(image->record.image_name));
+    }
+  } else {
+    response = rendered_image(backend, *id, id_text, cache);
+  }
+  if (response.status == 200) response.set_header("Cache-Control", "private, max-age=300");
+  response.audit.event = "image.open";
+  response.audit.add("image_id", *id);
+  response.audit.add("original", options.serve_originals);
   return response;
 }
 
@@ -177,6 +231,9 @@ HttpResponse handle_preview(const SearchBackend& backend, std::string_view id_te
   response.content_type = "image/jpeg";
   response.body = *std::move(jpeg);
   response.set_header("Cache-Control", "private, max-age=300");
+  response.audit.event = "image.preview";
+  response.audit.add("image_id", *id);
+  response.audit.add("size", int64_t{*size});
   return response;
 }
 

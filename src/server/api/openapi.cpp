@@ -34,17 +34,23 @@ constexpr const char* kDocument = R"json({
           "message": {"type": "string", "description": "What is wrong, naming the field or file"}}}}
       },
       "Health": {
-        "type": "object", "required": ["status", "images", "model", "categories", "auth_required", "limits"],
+        "type": "object", "required": ["status", "images", "model", "categories", "auth_required", "originals", "limits"],
         "properties": {
           "status": {"type": "string", "enum": ["ok"]},
           "images": {"type": "integer", "description": "Images in the index"},
           "model": {"type": "string", "description": "Model name and SHA-256 prefix"},
           "categories": {"type": "array", "items": {"type": "string"}},
           "auth_required": {"type": "boolean"},
+          "originals": {"type": "boolean", "description": "true: /api/images/{id} sends DICOM files as stored (with their patient data); false: as a PNG rendering"},
+          "principal": {"type": "object", "description": "Only when the request carried a valid token",
+                        "properties": {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}},
           "limits": {"type": "object", "properties": {
             "k_default": {"type": "integer"}, "k_max": {"type": "integer"},
             "text_min_score": {"type": "number"}, "image_min_score": {"type": "number"},
-            "max_query_chars": {"type": "integer"}, "max_upload_bytes": {"type": "integer"}}}
+            "max_query_chars": {"type": "integer"}, "max_upload_bytes": {"type": "integer"},
+            "requests_per_s": {"type": "number", "description": "per client; 0: no limit"},
+            "request_burst": {"type": "number"},
+            "uploads_per_client": {"type": "integer", "description": "uploads in flight per client; 0: no limit"}}}
         }
       },
       "TextSearchRequest": {
@@ -108,6 +114,8 @@ constexpr const char* kDocument = R"json({
       "SearchResults": {"description": "Ranked results at or above min_score (possibly none)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
       "BadRequest": {"description": "Malformed request, bad field, or an upload that is not a readable image", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unauthorized": {"description": "Missing or wrong API token (only when the server has one)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Forbidden": {"description": "The token is valid but lacks the route's scope (x-scopes)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "TooManyRequests": {"description": "Over the client's request rate or concurrent uploads; retry after Retry-After seconds", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "NotFound": {"description": "No such route or image", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "MethodNotAllowed": {"description": "Wrong method; the Allow header lists the right ones", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "PayloadTooLarge": {"description": "Body, upload or image dimensions over the limit", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -124,7 +132,23 @@ HttpResponse handle_openapi(const RouterOptions& options) {
   json doc = json::parse(kDocument);
   for (const Route& route : routes()) {
     json operation = json::parse(route.openapi);
-    if (!route.access.needs_token) operation["security"] = json::array();
+    if (!route.access.needs_token) {
+      operation["security"] = json::array();
+    } else {
+      // Bearer tokens carry no OpenAPI scopes; the scopes a token needs are listed here.
+      json scopes = json::array();
+      for (security::Scope s :
+           {security::Scope::kSearch, security::Scope::kImages, security::Scope::kAdmin}) {
+        if (security::has_scope(route.access.scopes, s)) {
+          scopes.push_back(std::string(security::scope_name(s)));
+        }
+      }
+      operation["x-scopes"] = scopes;
+      operation["responses"]["403"] = {{"$ref", "#/components/responses/Forbidden"}};
+    }
+    if (route.path.starts_with("/api/")) {
+      operation["responses"]["429"] = {{"$ref", "#/components/responses/TooManyRequests"}};
+    }
     doc["paths"][std::string(route.path)][std::string(openapi_method(route.method))] =
         std::move(operation);
   }
@@ -135,9 +159,9 @@ HttpResponse handle_openapi(const RouterOptions& options) {
       " bytes; the type is read from the content";
   auto& files = doc["paths"]["/{file}"]["get"]["parameters"][0]["schema"]["enum"];
   for (const WebAsset& asset : web_assets()) files.push_back(std::string(asset.path.substr(1)));
-  // Without a token, nothing needs one; with it, everything but the UI and /api/health.
-  doc["security"] = options.api_token.empty() ? json::array({json::object()})
-                                              : json::array({{{"bearerAuth", json::array()}}});
+  // Without tokens, nothing needs one; with them, everything but the UI and /api/health.
+  doc["security"] = !auth_enabled(options) ? json::array({json::object()})
+                                           : json::array({{{"bearerAuth", json::array()}}});
   return json_response(doc);
 }
 

@@ -14,10 +14,11 @@ bool is_ui_file(std::string_view path) {
 }
 
 // Public: the UI and /api/health (monitors and the UI's start-up need no token). Everything else
-// needs the token when the server has one. Scopes: "search" (queries), "images" (indexed files),
-// "meta" (the API description).
+// needs a token when the server has tokens: any valid one for the API description, scope
+// "search" for queries, "images" for indexed images and previews, "admin" for routes that change
+// the server's state (none yet).
 const Route kRoutes[] = {
-    {"/", Method::kGet, BodyKind::kNone, nullptr, kPublic,
+    {"/", Method::kGet, BodyKind::kNone, nullptr, kPublic, "",
      [](const RouteContext& c) { return handle_asset(*find_web_asset(c.request.path), c.request); },
      R"json({
        "summary": "The web UI (index.html)", "operationId": "ui",
@@ -27,7 +28,7 @@ const Route kRoutes[] = {
          "304": {"description": "Not modified (If-None-Match matched the ETag)"}
        }
      })json"},
-    {"/{file}", Method::kGet, BodyKind::kNone, nullptr, kPublic,
+    {"/{file}", Method::kGet, BodyKind::kNone, nullptr, kPublic, "",
      [](const RouteContext& c) { return handle_asset(*find_web_asset(c.request.path), c.request); },
      R"json({
        "summary": "A file of the web UI", "operationId": "uiFile",
@@ -40,17 +41,13 @@ const Route kRoutes[] = {
        }
      })json",
      is_ui_file},
-    {"/api/health", Method::kGet, BodyKind::kNone, nullptr, kPublic,
-     [](const RouteContext& c) { return handle_health(c.backend, c.options); },
+    {"/api/health", Method::kGet, BodyKind::kNone, nullptr, kPublic, "",
+     [](const RouteContext& c) { return handle_health(c.backend, c.options, c.request); },
      R"json({
        "summary": "Liveness, index size, model, categories and limits", "operationId": "health",
        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}
      })json"},
-    {"/api/openapi.json",
-     Method::kGet,
-     BodyKind::kNone,
-     nullptr,
-     {true, "meta"},
+    {"/api/openapi.json", Method::kGet, BodyKind::kNone, nullptr, kAnyToken, "",
      [](const RouteContext& c) { return handle_openapi(c.options); },
      R"json({
        "summary": "This document", "operationId": "openapi",
@@ -59,11 +56,8 @@ const Route kRoutes[] = {
          "401": {"$ref": "#/components/responses/Unauthorized"}
        }
      })json"},
-    {"/api/search/text",
-     Method::kPost,
-     BodyKind::kJson,
-     &RouterOptions::max_json_bytes,
-     {true, "search"},
+    {"/api/search/text", Method::kPost, BodyKind::kJson, &RouterOptions::max_json_bytes,
+     kSearchScope, "search.text",
      [](const RouteContext& c) { return handle_search_text(c.backend, c.options, c.request); },
      R"json({
        "summary": "Images matching a text description", "operationId": "searchText",
@@ -79,11 +73,8 @@ const Route kRoutes[] = {
          "503": {"$ref": "#/components/responses/Unavailable"}
        }
      })json"},
-    {"/api/search/image",
-     Method::kPost,
-     BodyKind::kMultipart,
-     &RouterOptions::max_upload_bytes,
-     {true, "search"},
+    {"/api/search/image", Method::kPost, BodyKind::kMultipart, &RouterOptions::max_upload_bytes,
+     kSearchScope, "search.image",
      [](const RouteContext& c) { return handle_search_image(c.backend, c.options, c.request); },
      R"json({
        "summary": "Images similar to an uploaded image (PNG, JPEG or DICOM)", "operationId": "searchImage",
@@ -99,11 +90,8 @@ const Route kRoutes[] = {
          "503": {"$ref": "#/components/responses/Unavailable"}
        }
      })json"},
-    {"/api/search/similar",
-     Method::kPost,
-     BodyKind::kJson,
-     &RouterOptions::max_json_bytes,
-     {true, "search"},
+    {"/api/search/similar", Method::kPost, BodyKind::kJson, &RouterOptions::max_json_bytes,
+     kSearchScope, "search.similar",
      [](const RouteContext& c) { return handle_search_similar(c.backend, c.options, c.request); },
      R"json({
        "summary": "Images similar to an indexed image", "operationId": "searchSimilar",
@@ -120,17 +108,15 @@ const Route kRoutes[] = {
          "503": {"$ref": "#/components/responses/Unavailable"}
        }
      })json"},
-    {"/api/images/{id}",
-     Method::kGet,
-     BodyKind::kNone,
-     nullptr,
-     {true, "images"},
-     [](const RouteContext& c) { return handle_image(c.backend, c.param("id")); },
+    {"/api/images/{id}", Method::kGet, BodyKind::kNone, nullptr, kImagesScope, "image.open",
+     [](const RouteContext& c) {
+       return handle_image(c.backend, c.options, c.param("id"), c.thumbnails);
+     },
      R"json({
-       "summary": "The indexed image file, as stored", "operationId": "image",
+       "summary": "The indexed image as a PNG rendering (DICOM windowed as for indexing); the stored file only when the server runs with --serve-originals", "operationId": "image",
        "parameters": [{"$ref": "#/components/parameters/ImageId"}],
        "responses": {
-         "200": {"description": "The file's bytes; the type comes from its content",
+         "200": {"description": "A PNG; with --serve-originals the stored file's bytes, its type from its content",
                  "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
                              "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                              "application/dicom": {"schema": {"type": "string", "format": "binary"}}}},
@@ -141,11 +127,8 @@ const Route kRoutes[] = {
          "500": {"$ref": "#/components/responses/Internal"}
        }
      })json"},
-    {"/api/images/{id}/preview",
-     Method::kGet,
-     BodyKind::kNone,
-     nullptr,
-     {true, "images"},
+    {"/api/images/{id}/preview", Method::kGet, BodyKind::kNone, nullptr, kImagesScope,
+     "image.preview",
      [](const RouteContext& c) {
        return handle_preview(c.backend, c.param("id"), c.request, c.thumbnails);
      },

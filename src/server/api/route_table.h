@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "server/http_message.h"
+#include "server/security/principal.h"
 #include "service/search_service.h"
 
 namespace xrs {
@@ -38,15 +39,19 @@ enum class Method {
 // (Content-Type application/json), or a multipart/form-data upload.
 enum class BodyKind { kNone, kJson, kMultipart };
 
-// Who may call a route. With RouterOptions::api_token set, a route with needs_token answers 401
-// unless the request carries "Authorization: Bearer <token>". `scope` names the permission the
-// route belongs to ("search", "images", "meta"), so that a finer authorization (per-token scopes,
-// issue 12) can be added in one place; today any valid token grants every scope.
+// Who may call a route (docs/SECURITY.md, "Scopes"). When the server has tokens, a route with
+// needs_token answers 401 to a request without a valid "Authorization: Bearer <token>", and 403
+// when the token lacks one of `scopes` (kNoScopes: any valid token will do). Without tokens every
+// route is open (the server refuses to listen beyond loopback that way).
 struct Access {
   bool needs_token = true;
-  std::string_view scope;
+  security::Scopes scopes = security::kNoScopes;
 };
-inline constexpr Access kPublic{false, {}};
+inline constexpr Access kPublic{false, security::kNoScopes};
+inline constexpr Access kAnyToken{true, security::kNoScopes};
+inline constexpr Access kSearchScope{true, security::scope_bit(security::Scope::kSearch)};
+inline constexpr Access kImagesScope{true, security::scope_bit(security::Scope::kImages)};
+inline constexpr Access kAdminScope{true, security::scope_bit(security::Scope::kAdmin)};
 
 // A path parameter: the pattern's {name} and the request's segment.
 using PathParams = std::vector<std::pair<std::string_view, std::string_view>>;
@@ -72,6 +77,10 @@ struct Route {
   // The RouterOptions field holding the most body bytes accepted (nullptr for kNone).
   size_t RouterOptions::*body_limit;
   Access access;
+  // The audit log's event for this route ("search.text", "image.open", ...; docs/SECURITY.md):
+  // every request that reaches the route is written there, whatever its outcome. Empty: the
+  // route is not audited (the UI, health, the API description).
+  std::string_view audit;
   Handler handler;
   // The OpenAPI 3.0 operation object of this route and method, as JSON text (summary,
   // operationId, parameters, requestBody, responses). "security": [] is added for public routes.

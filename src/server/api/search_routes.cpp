@@ -143,6 +143,31 @@ HttpResponse search_result(const StatusOr<SearchResponse>& result, const SearchQ
   return json_text_response(search_response_json(*result, query));
 }
 
+// The audit facts every search shares: k, the category filter, how many results came back.
+void audit_search(HttpResponse& response, const std::string& event, const SearchOptions& search,
+                  const StatusOr<SearchResponse>* result) {
+  response.audit.event = event;
+  response.audit.add("k", int64_t{search.k});
+  if (search.category) response.audit.add("category", *search.category);
+  if (result != nullptr && result->is_ok()) {
+    response.audit.add("results", static_cast<int64_t>((*result)->results.size()));
+  }
+}
+
+std::string_view image_type_name(std::span<const uint8_t> bytes) {
+  switch (sniff_image_type(bytes)) {
+    case ImageFileType::kPng:
+      return "png";
+    case ImageFileType::kJpeg:
+      return "jpeg";
+    case ImageFileType::kDicom:
+      return "dicom";
+    case ImageFileType::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 HttpResponse handle_search_text(const SearchBackend& backend, const RouterOptions& options,
@@ -174,9 +199,12 @@ HttpResponse handle_search_text(const SearchBackend& backend, const RouterOption
   }
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
-  HttpResponse response =
-      search_result(backend.search_text(query, search), SearchQueryEcho::of("text", search));
+  const auto result = backend.search_text(query, search);
+  HttpResponse response = search_result(result, SearchQueryEcho::of("text", search));
   response.log_detail = "query_chars=" + std::to_string(chars);
+  audit_search(response, "search.text", search, &result);
+  response.audit.add("text_chars", static_cast<int64_t>(chars));
+  if (options.audit && options.audit->log_query_text()) response.audit.add("text", query);
   return response;
 }
 
@@ -200,7 +228,11 @@ HttpResponse handle_search_similar(const SearchBackend& backend, const RouterOpt
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
   SearchQueryEcho echo = SearchQueryEcho::of("similar", search);
   echo.id = id;
-  return search_result(backend.search_by_id(id, search), echo);
+  const auto result = backend.search_by_id(id, search);
+  HttpResponse response = search_result(result, echo);
+  audit_search(response, "search.similar", search, &result);
+  response.audit.add("image_id", id);
+  return response;
 }
 
 HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptions& options,
@@ -259,6 +291,10 @@ HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptio
                               ? error_response(result.status().with_context(name))
                               : search_result(result, SearchQueryEcho::of("image", search));
   response.log_detail = "upload_bytes=" + std::to_string(file->content.size());
+  // The upload's type and size only: never its name (it may be a patient's) or its bytes.
+  audit_search(response, "search.image", search, &result);
+  response.audit.add("upload_type", std::string(image_type_name(bytes)));
+  response.audit.add("upload_bytes", static_cast<int64_t>(file->content.size()));
   return response;
 }
 

@@ -1,4 +1,4 @@
-#include "server/access_log.h"
+#include "server/http/access_log.h"
 
 #include <chrono>
 #include <cstdio>
@@ -22,7 +22,8 @@ std::string AccessLog::next_request_id() {
 }
 
 void AccessLog::write(std::string_view method, std::string_view path, int status, size_t bytes,
-                      double ms, std::string_view request_id, std::string_view detail) {
+                      double ms, std::string_view request_id, std::string_view principal,
+                      std::string_view client, std::string_view detail) {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   const auto millis =
@@ -43,6 +44,10 @@ void AccessLog::write(std::string_view method, std::string_view path, int status
   line += path.empty() ? std::string("-") : escape_for_log(path);
   line += numbers;
   line += request_id;
+  line += " client=";
+  line += client.empty() ? std::string("-") : escape_for_log(client, 64);
+  line += " principal=";
+  line += principal.empty() ? std::string("-") : escape_for_log(principal, 64);
   if (!detail.empty()) {
     line += ' ';
     line += detail;

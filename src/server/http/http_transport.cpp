@@ -1,7 +1,7 @@
-// cpp-httplib glue: converts requests and responses, reads bodies within limits, logs, stops.
-// The one file of the project that includes httplib.h.
-#include "server/server.h"
-
+// cpp-httplib glue: converts requests and responses, reads bodies within limits and deadlines,
+// speaks TLS, logs, stops. The one file of the project that includes httplib.h (built by Debian
+// with CPPHTTPLIB_OPENSSL_SUPPORT, which its pkg-config flags define; SSLServer comes from it).
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,19 +12,27 @@
 #include <mutex>
 #include <thread>
 
-#include "server/access_log.h"
+#include "core/strings.h"
+#include "server/http/access_log.h"
+#include "server/http/body_reader.h"
+#include "server/http/deadline_watch.h"
+#include "server/http/tls_context.h"
+#include "server/server.h"
 
 namespace xrs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using http::BodyCollector;
 
-// httplib::Server with a way to release a socket that was bound but never listened on (the
-// library's destructor does not close it).
-class BoundServer : public httplib::Server {
+// httplib::Server or SSLServer with a way to release a socket that was bound but never listened
+// on (the library's destructor does not close it).
+template <class Base>
+class BoundServer : public Base {
  public:
+  using Base::Base;
   void close_unused_socket() {
-    auto sock = svr_sock_.exchange(INVALID_SOCKET);
+    auto sock = this->svr_sock_.exchange(INVALID_SOCKET);
     if (sock != INVALID_SOCKET) ::close(sock);
   }
 };
@@ -37,10 +45,9 @@ struct RequestContext {
   Clock::time_point start;
   std::string id;
   std::string log_detail;
+  std::string principal;  // the token's name once the router admitted the request
 };
 thread_local RequestContext t_request;
-
-constexpr size_t kMaxFormParts = 16;
 
 bool has_body(const httplib::Request& req) {
   return req.has_header("Transfer-Encoding") ||
@@ -60,6 +67,8 @@ HttpRequest to_request(const httplib::Request& req) {
   HttpRequest r;
   r.method = req.method;
   r.path = req.path;
+  r.remote_address = req.remote_addr;
+  r.request_id = t_request.id;
   for (const auto& [k, v] : req.params) r.query.emplace_back(k, v);
   for (const auto& [k, v] : req.headers) r.headers.emplace_back(k, v);
   return r;
@@ -101,8 +110,25 @@ HttpResponse library_error(int status, size_t max_upload_bytes) {
 RouterOptions router_options(const ServerOptions& options) {
   RouterOptions r;
   r.api_token = options.api_token;
+  r.tokens = options.tokens;
+  r.rate_limit = options.rate_limit;
+  r.audit = options.audit;
+  r.serve_originals = options.serve_originals;
   r.max_upload_bytes = options.max_upload_bytes;
   return r;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, std::string(host).c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
 }
 
 }  // namespace
@@ -128,7 +154,11 @@ struct HttpServer::Impl {
   ServerOptions options;
   ApiRouter router;
   AccessLog log;
-  BoundServer server;
+  http::DeadlineWatch deadlines;  // request bodies' deadlines
+  // Exactly one of the two, `server` pointing at it.
+  std::unique_ptr<BoundServer<httplib::Server>> plain_server;
+  std::unique_ptr<BoundServer<httplib::SSLServer>> tls_server;
+  httplib::Server* server = nullptr;
   int port = 0;
   bool ran = false;
 
@@ -169,7 +199,13 @@ httplib::Server::HandlerResponse HttpServer::Impl::pre_route(const httplib::Requ
 }
 
 void HttpServer::Impl::handle_plain(const httplib::Request& req, httplib::Response& res) {
-  to_httplib(router.handle(to_request(req)), res);
+  HttpRequest request = to_request(req);
+  auto admitted = router.admit(request);
+  t_request.principal = request.principal.name;
+  if (auto* rejection = std::get_if<HttpResponse>(&admitted)) {
+    return to_httplib(std::move(*rejection), res);
+  }
+  to_httplib(router.serve(request, std::get<ApiRouter::Admission>(admitted)), res);
 }
 
 void HttpServer::Impl::handle_with_body(const httplib::Request& req, httplib::Response& res,
@@ -179,26 +215,49 @@ void HttpServer::Impl::handle_with_body(const httplib::Request& req, httplib::Re
   // RFC 9112: a request with neither Content-Length nor Transfer-Encoding has no body (httplib
   // would otherwise wait for the connection to close).
   const bool body_follows = has_body(req);
+  // The whole body, and a rejected body being drained, must arrive by this time (t_request.start
+  // is when the headers had been read).
+  const Clock::time_point deadline = t_request.start + std::chrono::seconds(options.body_timeout_s);
+  // At the deadline the connection's read side is shut, whatever the client sends meanwhile; the
+  // collector also checks the time on every chunk (and is all there is when the socket cannot be
+  // found).
+  struct Armed {
+    http::DeadlineWatch& watch;
+    uint64_t ticket = 0;
+    bool fired = false;
+    ~Armed() { disarm(); }
+    void disarm() {
+      if (ticket != 0) fired = watch.disarm(ticket) || fired;
+      ticket = 0;
+    }
+  } armed{deadlines};
+  if (body_follows) {
+    const int fd =
+        http::find_connection_fd(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+    if (fd >= 0) armed.ticket = deadlines.arm(fd, deadline);
+  }
 
   // Reads and drops the body, so that the connection stays usable; false when that failed
   // (then the connection is closed after the response).
   auto drain = [&]() {
     if (!body_follows) return true;
-    uint64_t seen = 0;
-    const auto discard = [&](const char*, size_t n) {
-      seen += n;
-      return seen <= options.max_upload_bytes;
-    };
+    HttpRequest scratch;
+    BodyCollector sink(scratch, options.max_upload_bytes, deadline);
+    const auto discard = [&](const char*, size_t n) { return sink.discard(n); };
     return multipart ? reader([](const httplib::MultipartFormData&) { return true; }, discard)
                      : reader(discard);
   };
   auto reject = [&](HttpResponse response) {
     if (!drain()) response.set_header("Connection", "close");
+    armed.disarm();
     to_httplib(std::move(response), res);
   };
 
-  if (auto early = router.precheck(request)) return reject(*std::move(early));
-  const size_t limit = router.body_limit(request);
+  auto admitted = router.admit(request);
+  t_request.principal = request.principal.name;
+  if (auto* rejection = std::get_if<HttpResponse>(&admitted)) return reject(std::move(*rejection));
+  const ApiRouter::Admission& admission = std::get<ApiRouter::Admission>(admitted);
+  const size_t limit = router.body_limit(admission);
   const auto declared = declared_length(req);
   // Past the limit by its own declaration: refused without buffering a byte (httplib skips a
   // body longer than max_upload_bytes, and drain() drops a shorter one).
@@ -208,63 +267,39 @@ void HttpServer::Impl::handle_with_body(const httplib::Request& req, httplib::Re
                                      " bytes; the limit here is " + std::to_string(limit) +
                                      " bytes"));
   }
-  bool too_large = false;
-  bool too_many_parts = false;
-  size_t total = 0;
-  auto append_to = [&](std::string& out, const char* data, size_t n) {
-    if (total + n > limit) {
-      too_large = true;
-      return false;
-    }
-    total += n;
-    out.append(data, n);
-    return true;
-  };
+  BodyCollector body(request, limit, deadline);
   bool ok = true;
   if (body_follows && multipart) {
     ok = reader(
         [&](const httplib::MultipartFormData& part) {
-          if (request.form.size() == kMaxFormParts) return !(too_many_parts = true);
-          request.form.push_back({part.name, part.filename, part.content_type, {}});
-          return true;
+          return body.begin_part(part.name, part.filename, part.content_type);
         },
-        [&](const char* data, size_t n) {
-          return !request.form.empty() && append_to(request.form.back().content, data, n);
-        });
+        [&](const char* data, size_t n) { return body.append(data, n); });
   } else if (body_follows) {
-    ok = reader([&](const char* data, size_t n) { return append_to(request.body, data, n); });
+    ok = reader([&](const char* data, size_t n) { return body.append(data, n); });
   }
-  if (!ok) {
-    HttpResponse response =
-        too_large ? error_response(413, "resource_exhausted",
-                                   "the request body is larger than the limit of " +
-                                       std::to_string(limit) + " bytes")
-        : too_many_parts
-            ? error_response(400, "invalid_argument",
-                             "too many form fields (at most " + std::to_string(kMaxFormParts) + ")")
-            : library_error(400, limit);
-    response.set_header("Connection", "close");
-    return to_httplib(std::move(response), res);
-  }
-  to_httplib(router.handle(request), res);
+  armed.disarm();
+  if (!ok) return to_httplib(armed.fired ? body.deadline_failure() : body.failure(), res);
+  to_httplib(router.serve(request, admission), res);
 }
 
 void HttpServer::Impl::configure() {
+  httplib::Server& svr = *server;
   const size_t threads = static_cast<size_t>(options.threads);
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_read_timeout(options.read_timeout_s, 0);
-  server.set_write_timeout(options.write_timeout_s, 0);
-  server.set_keep_alive_timeout(options.keep_alive_timeout_s);
-  server.set_keep_alive_max_count(static_cast<size_t>(options.keep_alive_max_requests));
-  server.set_payload_max_length(options.max_upload_bytes);
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  svr.set_read_timeout(options.read_timeout_s, 0);
+  svr.set_write_timeout(options.write_timeout_s, 0);
+  svr.set_keep_alive_timeout(options.keep_alive_timeout_s);
+  svr.set_keep_alive_max_count(static_cast<size_t>(options.keep_alive_max_requests));
+  svr.set_payload_max_length(options.max_upload_bytes);
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second server bind
   // the same port and silently take half of the connections.
-  server.set_socket_options([](socket_t sock) {
+  svr.set_socket_options([](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
-  server.set_pre_routing_handler(
+  svr.set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) { return pre_route(req, res); });
   auto plain = [this](const httplib::Request& req, httplib::Response& res) {
     handle_plain(req, res);
@@ -275,23 +310,23 @@ void HttpServer::Impl::configure() {
   };
   // Every path goes to the router ("[\s\S]" also matches a decoded newline).
   const std::string any = R"([\s\S]*)";
-  server.Get(any, plain).Options(any, plain);
-  server.Post(any, with_body).Put(any, with_body).Patch(any, with_body).Delete(any, with_body);
+  svr.Get(any, plain).Options(any, plain);
+  svr.Post(any, with_body).Put(any, with_body).Patch(any, with_body).Delete(any, with_body);
 
   // Statuses httplib sets on its own (unparseable request, body over the limit, ...) get the
   // JSON error body; ours already have one.
-  server.set_error_handler(
+  svr.set_error_handler(
       httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         to_httplib(library_error(res.status, options.max_upload_bytes), res);
         return httplib::Server::HandlerResponse::Handled;
       }));
-  server.set_exception_handler(
+  svr.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         to_httplib(error_response(500, "internal", "internal error"), res);
       });
   // Runs for every response just before it is written, including httplib's own.
-  server.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+  svr.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
     begin_request();
     res.set_header("X-Request-Id", t_request.id);
     HttpResponse headers_only;
@@ -300,20 +335,41 @@ void HttpServer::Impl::configure() {
       if (!res.has_header(name.c_str())) res.set_header(name, value);
     }
   });
-  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     begin_request();
     const double ms =
         std::chrono::duration<double, std::milli>(Clock::now() - t_request.start).count();
     log.write(req.method, req.path, res.status, res.body.size(), ms, t_request.id,
-              t_request.log_detail);
+              t_request.principal, req.remote_addr, t_request.log_detail);
     t_request.active = false;
+    t_request.principal.clear();
   });
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() {
-  if (impl_ && !impl_->ran) impl_->server.close_unused_socket();
+  if (!impl_ || impl_->ran) return;
+  if (impl_->plain_server) impl_->plain_server->close_unused_socket();
+  if (impl_->tls_server) impl_->tls_server->close_unused_socket();
+}
+
+Status check_exposure(const ServerOptions& options) {
+  if (is_loopback_host(options.host)) return Status::ok();
+  const bool tls = !options.tls_cert.empty();
+  const bool tokens = !options.api_token.empty() || (options.tokens && options.tokens->enabled());
+  std::string missing;
+  if (!tls && !options.insecure_http) {
+    missing = "TLS (--tls-cert and --tls-key; or --insecure-http behind a TLS proxy)";
+  }
+  if (!tokens) {
+    missing += std::string(missing.empty() ? "" : " and ") +
+               "API tokens (--tokens FILE or --api-token-file FILE)";
+  }
+  if (missing.empty()) return Status::ok();
+  return Status::invalid_argument("refusing to listen on " + options.host +
+                                  ", which is not a loopback address, without " + missing +
+                                  " (docs/SECURITY.md)");
 }
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::bind(const SearchBackend& backend,
@@ -330,13 +386,35 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::bind(const SearchBackend& back
   if (options.max_upload_bytes < 1) {
     return Status::invalid_argument("max_upload_bytes must be at least 1");
   }
+  if (options.body_timeout_s < 1) return Status::invalid_argument("body_timeout_s must be >= 1");
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::invalid_argument("TLS needs both a certificate and a key file");
+  }
+  XRS_RETURN_IF_ERROR(check_exposure(options));
   auto impl = std::make_unique<Impl>(backend, options);
+  if (options.tls_cert.empty()) {
+    impl->plain_server = std::make_unique<BoundServer<httplib::Server>>();
+    impl->server = impl->plain_server.get();
+  } else {
+    const http::TlsFiles files{options.tls_cert, options.tls_key};
+    XRS_RETURN_IF_ERROR(http::check_tls_files(files));
+    Status tls_status;
+    impl->tls_server = std::make_unique<BoundServer<httplib::SSLServer>>([&](SSL_CTX& ctx) {
+      tls_status = http::configure_tls_context(ctx, files);
+      return tls_status.is_ok();
+    });
+    if (!tls_status.is_ok()) return tls_status;
+    if (!impl->tls_server->is_valid()) {
+      return Status::internal("cannot create the TLS context (OpenSSL)");
+    }
+    impl->server = impl->tls_server.get();
+  }
   impl->configure();
   const std::string where = options.host + ":" + std::to_string(options.port);
   if (options.port == 0) {
-    impl->port = impl->server.bind_to_any_port(options.host);
+    impl->port = impl->server->bind_to_any_port(options.host);
   } else {
-    impl->port = impl->server.bind_to_port(options.host, options.port) ? options.port : -1;
+    impl->port = impl->server->bind_to_port(options.host, options.port) ? options.port : -1;
   }
   if (impl->port < 0) {
     return Status::unavailable(
@@ -362,13 +440,13 @@ Status HttpServer::run() {
     bool stopped = false;
     while (!s.listen_done) {
       s.stop_cv.wait_for(lock, std::chrono::milliseconds(20));
-      if (s.stop_requested && !stopped && s.server.is_running()) {
-        s.server.stop();
+      if (s.stop_requested && !stopped && s.server->is_running()) {
+        s.server->stop();
         stopped = true;
       }
     }
   });
-  const bool ok = s.server.listen_after_bind();
+  const bool ok = s.server->listen_after_bind();
   {
     std::lock_guard lock(s.stop_mutex);
     s.listen_done = true;
