@@ -1,4 +1,5 @@
-// xray-search search --index IDX (--text Q | --image FILE | --id N) [--k 5] [--min-score S]
+// xray-search search --index IDX (--text Q | --image FILE | --id N) [--k 5] [--offset N]
+// [--min-score S]
 //                    [--category C] [--include-self] [--model M] [--json]
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@ struct SearchCmdOptions {
   std::string image;
   int64_t id = -1;
   int k = kDefaultK;
+  int offset = 0;
   double min_score = NAN;
   // Which options were given (an empty --text or a NaN --min-score is given, and refused).
   bool has_text = false, has_image = false, has_id = false, has_min_score = false;
@@ -48,6 +50,7 @@ int run_search(const SearchCmdOptions& o) {
   }
   SearchOptions options;
   options.k = o.k;
+  options.offset = o.offset;
   if (o.has_min_score) options.min_score = static_cast<float>(o.min_score);
   if (!o.category.empty()) options.category = o.category;
   options.exclude_self = !o.include_self;
@@ -97,6 +100,10 @@ void setup_search(CLI::App& app, int& exit_code) {
   CLI::Option* id = cmd->add_option("--id", o->id, "query with an indexed image's id");
   cmd->add_option("--k,-k", o->k, "number of results (1-20)")
       ->check(CLI::Range(1, kMaxK))
+      ->capture_default_str();
+  cmd->add_option("--offset", o->offset,
+                  "skip this many of the best results (paging: page n of size k is offset n*k)")
+      ->check(CLI::Range(0, kMaxOffset))
       ->capture_default_str();
   CLI::Option* min_score =
       cmd->add_option("--min-score", o->min_score,

@@ -34,6 +34,7 @@
     empty: $('empty-state'),
     intro: $('intro'),
     grid: $('result-grid'),
+    more: $('more-results'),
     dialog: $('detail'),
     detailTitle: $('detail-title'),
     detailImage: $('detail-image'),
@@ -52,7 +53,8 @@
     limits: { k_default: 5, k_max: 20, text_min_score: 0.25, image_min_score: 0.95 },
     file: null,            // the query image (a File)
     queryPreviewUrl: null, // its object URL, revoked when replaced
-    last: null,            // the last search: { label, run }
+    last: null,            // the last search: { label, run(options) }
+    lastOptions: null,     // the options it ran with (k, category, min_score): "more results" reuses them
     hits: [],
     seq: 0,                // answers to superseded searches are dropped
     opener: null,          // the result button that opened the dialog
@@ -180,16 +182,15 @@
   }
 
   function textSearch(query) {
-    return { label: `“${query}”`, run: () => postJson('/api/search/text', { query, ...searchOptions() }) };
+    return { label: `“${query}”`, run: (options) => postJson('/api/search/text', { query, ...options }) };
   }
 
   function imageSearch(file) {
     return {
       label: `image “${file.name}”`,
-      run: () => {
+      run: (options) => {
         const form = new FormData();
         form.append('file', file, file.name);
-        const options = searchOptions();
         for (const [name, value] of Object.entries(options)) form.append(name, String(value));
         return api('/api/search/image', { method: 'POST', body: form });
       },
@@ -199,17 +200,18 @@
   function similarSearch(hit) {
     return {
       label: `images similar to “${hit.image_name}”`,
-      run: () => postJson('/api/search/similar', { id: hit.id, ...searchOptions() }),
+      run: (options) => postJson('/api/search/similar', { id: hit.id, ...options }),
     };
   }
 
   async function runSearch(search) {
     state.last = search;
+    state.lastOptions = searchOptions();
     const seq = ++state.seq;
     setLoading(true);
     hideError();
     try {
-      const data = await search.run();
+      const data = await search.run(state.lastOptions);
       if (seq !== state.seq) return;
       render(data, search);
       // On a phone the results sit below the controls: bring them into view.
@@ -223,6 +225,33 @@
       if (seq === state.seq) setLoading(false);
     }
   }
+
+  // The next page of the last search (same options, offset = results shown so far): appended,
+  // ranks continue. The server ranks ties by id, so pages neither repeat nor skip an image.
+  async function moreResults() {
+    if (!state.last) return;
+    const search = state.last;
+    const seq = ++state.seq;
+    const first = state.hits.length;
+    setLoading(true);
+    hideError();
+    try {
+      const data = await search.run({ ...state.lastOptions, offset: first });
+      if (seq !== state.seq) return;
+      state.hits = state.hits.concat(data.results);
+      data.results.forEach((hit, i) => el.grid.append(resultCard(hit, first + i)));
+      updateSummary(data, search);
+      el.more.hidden = data.results.length < data.query.k;
+      const next = el.grid.querySelector(`[data-index="${first}"]`);
+      if (next) next.focus();
+    } catch (error) {
+      if (seq !== state.seq) return;
+      showError(error.message);
+    } finally {
+      if (seq === state.seq) setLoading(false);
+    }
+  }
+  el.more.addEventListener('click', moreResults);
 
   function setLoading(on) {
     el.loading.hidden = !on;
@@ -246,6 +275,7 @@
     state.hits = [];
     el.grid.replaceChildren();
     el.empty.hidden = true;
+    el.more.hidden = true;
   }
 
   // ---- rendering -----------------------------------------------------------------------------
@@ -261,10 +291,19 @@
       renderEmpty(threshold, category);
       return;
     }
-    el.summary.textContent =
-      `${plural(data.results.length, 'result')} for ${search.label}${where} · ` +
-      `minimum score ${threshold} · ${data.took_ms < 1 ? '<1' : Math.round(data.took_ms)} ms`;
+    updateSummary(data, search);
     data.results.forEach((hit, index) => el.grid.append(resultCard(hit, index)));
+    // A full page may have more behind it.
+    el.more.hidden = data.results.length < data.query.k;
+  }
+
+  function updateSummary(data, search) {
+    const category = data.query && data.query.category;
+    const where = category ? ` in ${category}` : '';
+    el.summary.textContent =
+      `${plural(state.hits.length, 'result')} for ${search.label}${where} · ` +
+      `minimum score ${formatScore(data.min_score)} · ` +
+      `${data.took_ms < 1 ? '<1' : Math.round(data.took_ms)} ms`;
   }
 
   function renderEmpty(threshold, category) {

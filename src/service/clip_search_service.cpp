@@ -74,6 +74,7 @@ StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> 
                                                          std::optional<int64_t> exclude_id) const {
   SearchRequest request;
   request.k = static_cast<size_t>(options.k);
+  request.offset = static_cast<size_t>(options.offset);
   request.min_score = options.min_score.value_or(min_score);
   request.category = options.category;
   if (exclude_id) request.exclude_ids.push_back(*exclude_id);

@@ -12,6 +12,7 @@ SearchQueryEcho SearchQueryEcho::of(std::string_view type, const SearchOptions& 
   SearchQueryEcho echo;
   echo.type = std::string(type);
   echo.k = options.k;
+  echo.offset = options.offset;
   echo.category = options.category;
   return echo;
 }
@@ -37,6 +38,7 @@ std::string search_response_json(const SearchResponse& response, const SearchQue
   }
   json echo = {{"type", query.type},
                {"k", query.k},
+               {"offset", query.offset},
                {"category", query.category ? json(*query.category) : json()}};
   if (query.id) echo["id"] = *query.id;
   const json doc = {{"results", std::move(results)},

@@ -4,7 +4,7 @@
 //
 //   {"results":[{"rank","id","image_name","category","score","url","preview_url","path",
 //                "source_url"}, ...],
-//    "took_ms", "min_score", "query":{"type","k","category"[,"id"]}}
+//    "took_ms", "min_score", "query":{"type","k","offset","category"[,"id"]}}
 //
 // Scores are rounded to 6 decimals (round_score), took_ms to 2. Pure functions; thread-safe.
 #pragma once
@@ -22,6 +22,7 @@ namespace xrs {
 struct SearchQueryEcho {
   std::string type;  // "text", "image", "similar"
   int k = kDefaultK;
+  int offset = 0;
   std::optional<std::string> category;
   std::optional<int64_t> id;  // the query image's id ("similar")
 

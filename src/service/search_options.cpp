@@ -11,6 +11,10 @@ Status validate_search_options(const SearchOptions& options) {
     return Status::invalid_argument("k must be between 1 and " + std::to_string(kMaxK) + ", got " +
                                     std::to_string(options.k));
   }
+  if (options.offset < 0 || options.offset > kMaxOffset) {
+    return Status::invalid_argument("offset must be between 0 and " + std::to_string(kMaxOffset) +
+                                    ", got " + std::to_string(options.offset));
+  }
   if (options.min_score) {
     const float s = *options.min_score;
     // NaN fails both comparisons, so it is caught here too.

@@ -2,9 +2,10 @@
 // server both go through this interface; the server only ever sees SearchBackend.
 //
 // Semantics (DESIGN.md §3): cosine similarity of L2-normalised CLIP embeddings, k in 1..kMaxK
-// (default 5), results at or above min_score only (default 0.25 for text, 0.95 for images),
-// optional category filter, ranked by score (ties by id). An image query that is itself in the
-// index (same SHA-256) excludes itself unless asked not to.
+// (default 5) results from rank offset+1 on (offset 0..kMaxOffset, default 0: paging), results at
+// or above min_score only (default 0.25 for text, 0.95 for images), optional category filter,
+// ranked by score (ties by id). An image query that is itself in the index (same SHA-256) excludes
+// itself unless asked not to.
 //
 // This header owns the search policy (the constants below): the index (index/index_reader.h)
 // serves any k, and front ends (CLI, HTTP) take their limits and defaults from here.
@@ -24,13 +25,15 @@
 
 namespace xrs {
 
-constexpr int kDefaultK = 5;   // results per query (page size) when none is asked for
-constexpr int kMaxK = 20;      // the largest page a user may ask for
+constexpr int kDefaultK = 5;       // results per query (page size) when none is asked for
+constexpr int kMaxK = 20;          // the largest page a user may ask for
+constexpr int kMaxOffset = 10000;  // how deep paging may go (offset + k results are ranked)
 constexpr float kDefaultTextMinScore = 0.25f;   // threshold of text queries (original system)
 constexpr float kDefaultImageMinScore = 0.95f;  // threshold of image queries
 
 struct SearchOptions {
   int k = kDefaultK;
+  int offset = 0;  // results of the ranking to skip: page n (0-based) of size k is offset n*k
   std::optional<float> min_score;       // unset: the default for the query kind
   std::optional<std::string> category;  // unset: all categories
   bool exclude_self = true;             // image queries: leave out the query image itself
@@ -87,7 +90,7 @@ class SearchBackend {
   virtual StatusOr<IndexedImage> image(int64_t id) const = 0;
 };
 
-// Checks k and min_score ranges (kInvalidArgument naming the field).
+// Checks k, offset and min_score ranges (kInvalidArgument naming the field).
 Status validate_search_options(const SearchOptions& options);
 
 }  // namespace xrs

@@ -168,6 +168,24 @@ test('changing k changes the number of results', async (t) => {
   assert.equal(await resultCount(page), 7);
 });
 
+test('more results appends the next page, ranks continuing without repeats', async (t) => {
+  const page = await openUi(t);
+  await page.fill('#min-score', '-1');  // every image qualifies
+  await page.selectOption('#k-select', '3');
+  await textSearch(page, 'chest x-ray');
+  assert.equal(await resultCount(page), 3);
+  assert.equal(await page.locator('#more-results').isVisible(), true);
+  await page.click('#more-results');
+  await page.waitForFunction(() => document.querySelectorAll('#result-grid .result').length === 6);
+  const ranks = await page.locator('#result-grid .rank').allTextContents();
+  assert.deepEqual(ranks, ['#1', '#2', '#3', '#4', '#5', '#6']);
+  const names = await page.locator('#result-grid .result').evaluateAll(
+    (buttons) => buttons.map((b) => b.getAttribute('aria-label')));
+  assert.equal(new Set(names).size, 6);
+  assert.match(await page.locator('#result-summary').textContent(), /^6 results for/);
+  await shot(page, 'desktop-more-results');
+});
+
 test('the category filter filters', async (t) => {
   const page = await openUi(t);
   await page.fill('#min-score', '-1');

@@ -229,6 +229,40 @@ TEST_F(CliTest, SearchJsonIsTheApiDocumentAndEqualsBruteForce) {
   }
 }
 
+// --offset pages through the ranking: pages of 5 (offset 0, 5, 10) concatenate to the
+// brute-force ranking of all 12 images, ranks continuing, each image once.
+TEST_F(CliTest, SearchOffsetPagesConcatenateToTheBruteForceRanking) {
+  const auto rows = testing::read_catalog(*index_dir_);
+  auto e = testing::tiny_model().embed_text("hand x-ray");
+  ASSERT_TRUE(e.is_ok());
+  const auto want = testing::brute_force(rows, *e, rows.size(), -1.0);
+  ASSERT_EQ(want.size(), 12u);
+  std::vector<nlohmann::json> hits;
+  for (int offset : {0, 5, 10, 15}) {
+    const ProcessResult r =
+        run_cli({"search", "--index", *index_dir_, "--text", "hand x-ray", "--min-score", "-1",
+                 "--k", "5", "--offset", std::to_string(offset), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    const nlohmann::json doc = nlohmann::json::parse(r.out);
+    EXPECT_EQ(doc["query"]["offset"], offset);
+    EXPECT_EQ(doc["results"].size(), offset < 10 ? 5u : offset == 10 ? 2u : 0u) << offset;
+    for (const auto& h : doc["results"]) hits.push_back(h);
+  }
+  ASSERT_EQ(hits.size(), want.size());
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(hits[i]["rank"], i + 1);
+    EXPECT_NEAR(hits[i]["score"].get<double>(), want[i].score, 1e-5) << i;
+    if (hits[i]["id"] != want[i].id) {  // only near-ties may swap
+      EXPECT_NEAR(hits[i]["score"].get<double>(), want[i].score, 1e-6) << i;
+    }
+    EXPECT_TRUE(seen.insert(hits[i]["id"].get<int64_t>()).second) << "repeated at rank " << i + 1;
+  }
+  const ProcessResult bad =
+      run_cli({"search", "--index", *index_dir_, "--text", "hand x-ray", "--offset", "-1"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.err, "offset")) << describe(bad);
+}
 TEST_F(CliTest, ImageAndIdQueriesLeaveTheQueryOut) {
   const auto rows = testing::read_catalog(*index_dir_);
   const testing::DatasetRow& d = data_->rows()[5];

@@ -118,13 +118,18 @@ StatusOr<SearchResponse> FakeBackend::rank(std::vector<std::pair<float, int64_t>
   std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
+  int skipped = 0;  // of the first options.offset qualifying images (paging)
   for (const auto& [score, id] : scored) {
     const IndexedImage& image = images_[static_cast<size_t>(id)];
     if (options.category && image.category != *options.category) continue;
     if (score < response.min_score) continue;
+    if (skipped < options.offset) {
+      ++skipped;
+      continue;
+    }
     if (static_cast<int>(response.results.size()) == options.k) break;
     SearchHit hit;
-    hit.rank = static_cast<int>(response.results.size()) + 1;
+    hit.rank = options.offset + static_cast<int>(response.results.size()) + 1;
     hit.id = id;
     hit.image_name = image.image_name;
     hit.category = image.category;

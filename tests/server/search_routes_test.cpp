@@ -19,7 +19,7 @@ TEST_F(RouterTest, TextSearchReturnsRankedResults) {
   EXPECT_LE(j["results"].size(), 5u);
   EXPECT_EQ(j["min_score"], 0.25);
   EXPECT_TRUE(j["took_ms"].is_number());
-  EXPECT_EQ(j["query"], json({{"type", "text"}, {"k", 5}, {"category", nullptr}}));
+  EXPECT_EQ(j["query"], json({{"type", "text"}, {"k", 5}, {"offset", 0}, {"category", nullptr}}));
   double previous = 2;
   int rank = 1;
   for (const auto& hit : j["results"]) {
@@ -60,6 +60,13 @@ TEST_F(RouterTest, TextSearchPassesOptionsThrough) {
   EXPECT_EQ(seen.k, kDefaultK);
   EXPECT_FALSE(seen.min_score);
   EXPECT_FALSE(seen.category);
+  EXPECT_EQ(seen.offset, 0);
+  // offset pages through the ranking and is echoed.
+  r = search_text(R"({"query":"chest","k":3,"offset":6})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(r)["query"]["offset"], 6);
+  EXPECT_EQ(backend_->last_options().offset, 6);
+  EXPECT_EQ(search_text(R"({"query":"q","offset":10000})").status, 200);
   // Boundaries are inclusive.
   EXPECT_EQ(search_text(R"({"query":"q","k":1,"min_score":1})").status, 200);
   EXPECT_EQ(search_text(R"({"query":"q","k":20,"min_score":-1})").status, 200);
@@ -121,6 +128,10 @@ TEST_F(RouterTest, TextSearchValidatesOptionTypesAndRanges) {
   for (const char* k : bad_k) {
     expect_error(search_text(std::string(R"({"query":"a","k":)") + k + "}"), 400,
                  "invalid_argument", "k must be an integer between 1 and 20");
+  }
+  for (const char* offset : {R"("5")", "5.5", "-1", "10001", "1e30", "true", "[0]"}) {
+    expect_error(search_text(std::string(R"({"query":"a","offset":)") + offset + "}"), 400,
+                 "invalid_argument", "offset must be an integer between 0 and 10000");
   }
   for (const char* s : {"1.5", "-2", R"("0.3")", "true", "1e400"}) {
     HttpResponse r = search_text(std::string(R"({"query":"a","min_score":)") + s + "}");
@@ -200,6 +211,10 @@ TEST_F(RouterTest, ImageSearchValidatesTheForm) {
   for (const char* k : {"abc", "5.0", "0", "21", "-3", " 5", "5 ", "99999999999"}) {
     expect_error(handle(form_request({file_part(png), field("k", k)})), 400, "invalid_argument",
                  "k must be an integer");
+  }
+  for (const char* offset : {"abc", "-1", "10001", "2.0", " 1"}) {
+    expect_error(handle(form_request({file_part(png), field("offset", offset)})), 400,
+                 "invalid_argument", "offset must be an integer");
   }
   for (const char* s : {"nan", "NaN", "inf", "-inf", "2", "-1.01", "0.5x", "x"}) {
     expect_error(handle(form_request({file_part(png), field("min_score", s)})), 400,

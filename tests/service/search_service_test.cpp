@@ -244,6 +244,78 @@ TEST_F(SearchServiceTest, SearchByIdEqualsBruteForce) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
 }
 
+// Paging: walking pages of size k (offset 0, k, 2k, ...) until one comes back short gives the
+// whole brute-force ranking (threshold and category applied), each image once, ranks 1..n in
+// order, ties by id; the first page equals the unpaged answer of the same size.
+TEST_F(SearchServiceTest, PagesConcatenateToTheBruteForceRanking) {
+  auto text = testing::tiny_model().embed_text("hand x-ray");
+  ASSERT_TRUE(text.is_ok());
+  const ImageRecord& self = rows_->begin()->second;
+  struct Case {
+    std::string what;
+    std::vector<float> query;
+    std::optional<int64_t> id;  // by-id query (excludes itself)
+    std::optional<std::string> category;
+    double min_score;
+  };
+  const auto all_text = testing::brute_force(*rows_, *text, rows_->size(), -1.0);
+  const std::vector<Case> cases = {
+      {"text", *text, {}, {}, -1.0},
+      {"text chest", *text, {}, "chest", -1.0},
+      {"text threshold", *text, {}, {}, threshold_after(all_text, 23)},
+      {"by id", self.embedding, self.id, {}, -1.0},
+  };
+  for (const Case& c : cases) {
+    const auto want =
+        testing::brute_force(*rows_, c.query, rows_->size(), c.min_score, c.category, c.id);
+    ASSERT_FALSE(want.empty()) << c.what;
+    for (int k : {1, 3, 7, 20}) {
+      const std::string what = c.what + " k=" + std::to_string(k);
+      std::vector<SearchHit> pages;
+      std::set<int64_t> seen;
+      for (int offset = 0;; offset += k) {
+        SearchOptions o = options(k, float(c.min_score), c.category);
+        o.offset = offset;
+        auto page =
+            c.id ? service_->search_by_id(*c.id, o) : service_->search_text("hand x-ray", o);
+        ASSERT_TRUE(page.is_ok()) << what << ": " << page.status().to_string();
+        ASSERT_LE(page->results.size(), size_t(k));
+        for (const SearchHit& h : page->results) {
+          EXPECT_TRUE(seen.insert(h.id).second) << what << ": id " << h.id << " repeated";
+          pages.push_back(h);
+        }
+        if (offset == 0) {
+          SearchOptions unpaged = options(k, float(c.min_score), c.category);
+          auto first = c.id ? service_->search_by_id(*c.id, unpaged)
+                            : service_->search_text("hand x-ray", unpaged);
+          ASSERT_TRUE(first.is_ok());
+          ASSERT_EQ(first->results.size(), page->results.size()) << what;
+          for (size_t i = 0; i < page->results.size(); ++i) {
+            EXPECT_EQ(first->results[i].id, page->results[i].id) << what;
+          }
+        }
+        if (page->results.size() < size_t(k)) break;
+        ASSERT_LT(offset, 100 * k) << what << ": paging does not end";
+      }
+      SearchResponse joined;
+      joined.results = pages;
+      expect_matches(joined, want, what);  // same length, ranks 1..n, brute-force order
+      for (size_t i = 1; i < pages.size(); ++i) {
+        const SearchHit& a = pages[i - 1];
+        const SearchHit& b = pages[i];
+        EXPECT_TRUE(a.score > b.score || (a.score == b.score && a.id < b.id))
+            << what << ": ranks " << i << " and " << i + 1 << " out of order";
+      }
+    }
+  }
+  // Past the end: an empty page, not an error.
+  SearchOptions far = options(5, -1.0f);
+  far.offset = int(rows_->size());
+  auto empty = service_->search_text("hand x-ray", far);
+  ASSERT_TRUE(empty.is_ok());
+  EXPECT_TRUE(empty->results.empty());
+}
+
 TEST_F(SearchServiceTest, BadQueriesAreInvalidArguments) {
   const std::vector<std::pair<std::string, SearchOptions>> bad = {
       {"k 0", options(0)},
@@ -252,6 +324,18 @@ TEST_F(SearchServiceTest, BadQueriesAreInvalidArguments) {
       {"min_score 1.5", options(5, 1.5f)},
       {"unknown category", options(5, {}, "skull")},
       {"empty category", options(5, {}, "")},
+      {"offset -1",
+       [] {
+         SearchOptions o;
+         o.offset = -1;
+         return o;
+       }()},
+      {"offset 10001",
+       [] {
+         SearchOptions o;
+         o.offset = kMaxOffset + 1;
+         return o;
+       }()},
   };
   for (const auto& [what, options] : bad) {
     auto r = service_->search_text("chest", options);

@@ -58,6 +58,7 @@ constexpr const char* kDocument = R"json({
         "properties": {
           "query": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "Non-blank UTF-8 text; the limit counts code points"},
           "k": {"$ref": "#/components/schemas/K"},
+          "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.25 for text"},
           "category": {"$ref": "#/components/schemas/Category"}
         }
@@ -67,6 +68,7 @@ constexpr const char* kDocument = R"json({
         "properties": {
           "id": {"type": "integer", "format": "int64", "minimum": 0},
           "k": {"$ref": "#/components/schemas/K"},
+          "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.95 (image queries)"},
           "category": {"$ref": "#/components/schemas/Category"}
         }
@@ -76,11 +78,13 @@ constexpr const char* kDocument = R"json({
         "properties": {
           "file": {"type": "string", "format": "binary", "description": "PNG, JPEG or DICOM; the type is read from the content"},
           "k": {"type": "string", "pattern": "^[0-9]+$", "description": "1 to 20; empty means the default (5)"},
+          "offset": {"type": "string", "pattern": "^[0-9]+$", "description": "0 to 10000; empty means 0"},
           "min_score": {"type": "string", "description": "A number from -1 to 1; empty means the default (0.95)"},
           "category": {"type": "string", "description": "Empty means all categories"}
         }
       },
       "K": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "nullable": true},
+      "Offset": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0, "nullable": true, "description": "Results to skip (paging: page n of size k is offset n*k); ranks stay those of the whole ranking"},
       "Category": {"type": "string", "minLength": 1, "nullable": true, "description": "One of /api/health's categories; null or absent for all"},
       "SearchHit": {
         "type": "object", "required": ["rank", "id", "image_name", "category", "score", "url", "preview_url", "path", "source_url"],
@@ -102,9 +106,10 @@ constexpr const char* kDocument = R"json({
           "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchHit"}},
           "took_ms": {"type": "number"},
           "min_score": {"type": "number", "description": "The threshold that was applied"},
-          "query": {"type": "object", "required": ["type", "k", "category"], "properties": {
+          "query": {"type": "object", "required": ["type", "k", "offset", "category"], "properties": {
             "type": {"type": "string", "enum": ["text", "image", "similar"]},
             "k": {"type": "integer"},
+            "offset": {"type": "integer"},
             "category": {"type": "string", "nullable": true},
             "id": {"type": "integer", "format": "int64", "description": "similar only"}}}
         }

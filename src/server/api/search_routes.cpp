@@ -16,9 +16,9 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view kFieldsText[] = {"query", "k", "min_score", "category"};
-constexpr std::string_view kFieldsSimilar[] = {"id", "k", "min_score", "category"};
-constexpr std::string_view kFieldsImage[] = {"file", "k", "min_score", "category"};
+constexpr std::string_view kFieldsText[] = {"query", "k", "offset", "min_score", "category"};
+constexpr std::string_view kFieldsSimilar[] = {"id", "k", "offset", "min_score", "category"};
+constexpr std::string_view kFieldsImage[] = {"file", "k", "offset", "min_score", "category"};
 
 std::string join(std::span<const std::string_view> names) {
   std::string out;
@@ -33,6 +33,10 @@ std::string shown(const json& value) {
 
 std::string k_range_message() {
   return "k must be an integer between 1 and " + std::to_string(kMaxK) + ", got ";
+}
+
+std::string offset_range_message() {
+  return "offset must be an integer between 0 and " + std::to_string(kMaxOffset) + ", got ";
 }
 
 StatusOr<json> parse_json_object(const HttpRequest& request, const RouterOptions& options,
@@ -84,7 +88,7 @@ Status check_category(const SearchBackend& backend, const std::string& category)
   return Status::ok();
 }
 
-// k, min_score and category of a JSON request (each optional; null means "the default").
+// k, offset, min_score and category of a JSON request (each optional; null means "the default").
 Status read_json_options(const json& body, const SearchBackend& backend, SearchOptions& options) {
   if (auto it = body.find("k"); it != body.end() && !it->is_null()) {
     // Non-negative JSON integers parse as unsigned; negative ones, floats and the rest fail.
@@ -92,6 +96,12 @@ Status read_json_options(const json& body, const SearchBackend& backend, SearchO
                           it->get<uint64_t>() <= static_cast<uint64_t>(kMaxK);
     if (!in_range) return Status::invalid_argument(k_range_message() + shown(*it));
     options.k = static_cast<int>(it->get<uint64_t>());
+  }
+  if (auto it = body.find("offset"); it != body.end() && !it->is_null()) {
+    const bool in_range =
+        it->is_number_unsigned() && it->get<uint64_t>() <= static_cast<uint64_t>(kMaxOffset);
+    if (!in_range) return Status::invalid_argument(offset_range_message() + shown(*it));
+    options.offset = static_cast<int>(it->get<uint64_t>());
   }
   if (auto it = body.find("min_score"); it != body.end() && !it->is_null()) {
     const double s = it->is_number() ? it->get<double>() : NAN;
@@ -111,7 +121,7 @@ Status read_json_options(const json& body, const SearchBackend& backend, SearchO
   return validate_search_options(options);
 }
 
-// A form field's k / min_score: the whole text must be the number.
+// A form field's k / offset / min_score: the whole text must be the number.
 Status read_form_option(const FormPart& part, const SearchBackend& backend,
                         SearchOptions& options) {
   const std::string& v = part.content;
@@ -123,6 +133,13 @@ Status read_form_option(const FormPart& part, const SearchBackend& backend,
       return Status::invalid_argument(k_range_message() + "'" + clip_for_message(v) + "'");
     }
     options.k = k;
+  } else if (part.name == "offset") {
+    int offset = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), end, offset);
+    if (ec != std::errc() || ptr != end || offset < 0 || offset > kMaxOffset) {
+      return Status::invalid_argument(offset_range_message() + "'" + clip_for_message(v) + "'");
+    }
+    options.offset = offset;
   } else if (part.name == "min_score") {
     double s = NAN;
     auto [ptr, ec] = std::from_chars(v.data(), end, s);
@@ -148,6 +165,7 @@ void audit_search(HttpResponse& response, const std::string& event, const Search
                   const StatusOr<SearchResponse>* result) {
   response.audit.event = event;
   response.audit.add("k", int64_t{search.k});
+  if (search.offset != 0) response.audit.add("offset", int64_t{search.offset});
   if (search.category) response.audit.add("category", *search.category);
   if (result != nullptr && result->is_ok()) {
     response.audit.add("results", static_cast<int64_t>((*result)->results.size()));
