@@ -1,4 +1,5 @@
-// xray-search search --index IDX (--text Q | --image FILE | --id N) [--k 5] [--offset N]
+// xray-search search --index IDX (--text Q | --image FILE | --id N | --embedding FILE) [--k 5]
+// [--offset N]
 // [--min-score S]
 //                    [--category C] [--include-self] [--model M] [--json]
 #include <cmath>
@@ -7,6 +8,7 @@
 
 #include "common.h"
 #include "core/file_util.h"
+#include "embedding_file.h"
 #include "service/clip_search_service.h"
 #include "service/search_json.h"
 
@@ -19,12 +21,14 @@ struct SearchCmdOptions {
   std::string model;
   std::string text;
   std::string image;
+  std::string embedding;
   int64_t id = -1;
   int k = kDefaultK;
   int offset = 0;
   double min_score = NAN;
   // Which options were given (an empty --text or a NaN --min-score is given, and refused).
-  bool has_text = false, has_image = false, has_id = false, has_min_score = false;
+  bool has_text = false, has_image = false, has_id = false, has_embedding = false,
+       has_min_score = false;
   std::string category;
   bool include_self = false;
   bool json = false;
@@ -43,10 +47,10 @@ void print_table(const SearchResponse& r) {
 }
 
 int run_search(const SearchCmdOptions& o) {
-  const int queries = o.has_text + o.has_image + o.has_id;
+  const int queries = o.has_text + o.has_image + o.has_id + o.has_embedding;
   if (queries != 1) {
-    return report_error(Status::invalid_argument("give exactly one of --text, --image, --id"),
-                        true);
+    return report_error(
+        Status::invalid_argument("give exactly one of --text, --image, --id, --embedding"), true);
   }
   SearchOptions options;
   options.k = o.k;
@@ -74,6 +78,12 @@ int run_search(const SearchCmdOptions& o) {
     response = (*service)->search_image(
         {reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, options);
     if (!response.is_ok()) return report_error(response.status().with_context(o.image));
+  } else if (o.has_embedding) {
+    kind = "embedding";
+    StatusOr<std::vector<float>> e = read_embedding_file(o.embedding);
+    if (!e.is_ok()) return report_error(e.status(), true);
+    response = (*service)->search_vector(*e, options);
+    if (!response.is_ok()) return report_error(response.status().with_context(o.embedding), true);
   } else {
     kind = "similar";
     response = (*service)->search_by_id(o.id, options);
@@ -98,6 +108,10 @@ void setup_search(CLI::App& app, int& exit_code) {
   CLI::Option* text = cmd->add_option("--text,-t", o->text, "a text query");
   CLI::Option* image = cmd->add_option("--image,-i", o->image, "an image query (PNG, JPEG, DICOM)");
   CLI::Option* id = cmd->add_option("--id", o->id, "query with an indexed image's id");
+  CLI::Option* embedding = cmd->add_option(
+      "--embedding", o->embedding,
+      "query with an embedding computed elsewhere: a .npy (float32/64, shape (d,) or (1,d)) or a "
+      "JSON array (or an `embed` output line); default --min-score 0.95 as for images");
   cmd->add_option("--k,-k", o->k, "number of results (1-20)")
       ->check(CLI::Range(1, kMaxK))
       ->capture_default_str();
@@ -118,6 +132,7 @@ void setup_search(CLI::App& app, int& exit_code) {
     o->has_text = text->count() > 0;
     o->has_image = image->count() > 0;
     o->has_id = id->count() > 0;
+    o->has_embedding = embedding->count() > 0;
     o->has_min_score = min_score->count() > 0;  // NaN passes CLI::Range; the service refuses it
     exit_code = run_search(*o);
   });

@@ -63,6 +63,7 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
 BackendInfo SearchService::info() const {
   BackendInfo b;
   b.images = index_->size();
+  b.dim = index_->model().dim;
   b.model = model_label_;
   b.categories = index_->categories();
   return b;
@@ -135,6 +136,17 @@ StatusOr<SearchResponse> SearchService::search_by_id(int64_t id,
   std::optional<int64_t> self;
   if (options.exclude_self) self = id;
   XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, kDefaultImageMinScore, options, self));
+  r.took_ms = ms_since(t0);
+  return r;
+}
+
+StatusOr<SearchResponse> SearchService::search_vector(std::span<const float> embedding,
+                                                      const SearchOptions& options) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  XRS_RETURN_IF_ERROR(validate_search_options(options));
+  XRS_RETURN_IF_ERROR(validate_query_embedding(embedding, index_->model().dim));
+  XRS_ASSIGN_OR_RETURN(SearchResponse r,
+                       search_embedding(embedding, kDefaultImageMinScore, options, std::nullopt));
   r.took_ms = ms_since(t0);
   return r;
 }

@@ -43,6 +43,8 @@ class SearchService final : public SearchBackend {
   StatusOr<SearchResponse> search_image(std::span<const uint8_t> image_bytes,
                                         const SearchOptions& options) const override;
   StatusOr<SearchResponse> search_by_id(int64_t id, const SearchOptions& options) const override;
+  StatusOr<SearchResponse> search_vector(std::span<const float> embedding,
+                                         const SearchOptions& options) const override;
   StatusOr<IndexedImage> image(int64_t id) const override;
 
   // The same searches with a query image already decoded, or an embedding already computed

@@ -30,4 +30,25 @@ Status validate_search_options(const SearchOptions& options) {
   return Status::ok();
 }
 
+Status validate_query_embedding(std::span<const float> embedding, size_t dim) {
+  if (embedding.empty()) return Status::invalid_argument("the embedding is empty");
+  if (dim != 0 && embedding.size() != dim) {
+    return Status::invalid_argument("the embedding has " + std::to_string(embedding.size()) +
+                                    " values; the index's model has dimension " +
+                                    std::to_string(dim));
+  }
+  bool any_nonzero = false;
+  for (size_t i = 0; i < embedding.size(); ++i) {
+    if (!std::isfinite(embedding[i])) {
+      return Status::invalid_argument("the embedding's value " + std::to_string(i) +
+                                      " (0-based) is not a finite number");
+    }
+    any_nonzero = any_nonzero || embedding[i] != 0.0f;
+  }
+  if (!any_nonzero) {
+    return Status::invalid_argument("the embedding is all zeros (it has no direction)");
+  }
+  return Status::ok();
+}
+
 }  // namespace xrs

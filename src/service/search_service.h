@@ -71,6 +71,7 @@ struct IndexedImage {
 
 struct BackendInfo {
   size_t images = 0;
+  size_t dim = 0;                       // the embedding dimension (0: unknown)
   std::string model;                    // "<model name> <sha256 prefix>"
   std::vector<std::string> categories;  // categories present in the index
 };
@@ -87,10 +88,20 @@ class SearchBackend {
   virtual StatusOr<SearchResponse> search_image(std::span<const uint8_t> image_bytes,
                                                 const SearchOptions& options) const = 0;
   virtual StatusOr<SearchResponse> search_by_id(int64_t id, const SearchOptions& options) const = 0;
+  // A query embedding computed elsewhere (any non-zero length: it is L2-normalised here). It has
+  // no kind, so the default threshold is the image one (kDefaultImageMinScore); pass min_score
+  // for text-like embeddings. kInvalidArgument for a wrong dimension or a non-finite value
+  // (naming its position) or an all-zero vector.
+  virtual StatusOr<SearchResponse> search_vector(std::span<const float> embedding,
+                                                 const SearchOptions& options) const = 0;
   virtual StatusOr<IndexedImage> image(int64_t id) const = 0;
 };
 
 // Checks k, offset and min_score ranges (kInvalidArgument naming the field).
 Status validate_search_options(const SearchOptions& options);
+
+// Checks a query embedding against the model's dimension `dim` (0: not checked): its length, and
+// that every value is finite and not all are zero. kInvalidArgument naming the problem.
+Status validate_query_embedding(std::span<const float> embedding, size_t dim);
 
 }  // namespace xrs

@@ -77,6 +77,7 @@ FakeBackend::FakeBackend(std::vector<IndexedImage> images) : images_(std::move(i
 BackendInfo FakeBackend::info() const {
   BackendInfo info;
   info.images = images_.size();
+  info.dim = kFakeDim;
   info.model = "fake-backend 0123456789ab";
   std::set<std::string> categories;
   for (const auto& image : images_) categories.insert(image.category);
@@ -183,6 +184,17 @@ StatusOr<SearchResponse> FakeBackend::search_by_id(int64_t id, const SearchOptio
   std::vector<std::pair<float, int64_t>> scored;
   for (size_t i = 0; i < order.size(); ++i) {
     scored.emplace_back(0.99f - 0.01f * static_cast<float>(i), order[i].second);
+  }
+  return rank(std::move(scored), options, kDefaultImageMinScore);
+}
+
+StatusOr<SearchResponse> FakeBackend::search_vector(std::span<const float> embedding,
+                                                    const SearchOptions& options) const {
+  XRS_RETURN_IF_ERROR(before_search({}, options));
+  XRS_RETURN_IF_ERROR(validate_query_embedding(embedding, kFakeDim));
+  std::vector<std::pair<float, int64_t>> scored;
+  for (const auto& image : images_) {
+    scored.emplace_back(embedding[static_cast<size_t>(image.id) % kFakeDim], image.id);
   }
   return rank(std::move(scored), options, kDefaultImageMinScore);
 }

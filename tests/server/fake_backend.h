@@ -9,6 +9,8 @@
 // - Image: the upload is decoded with the real decoder (errors pass through, as the real
 //   service's would); scores are 0.99, 0.98, ... in an order that depends on the upload.
 // - Similar: like image, from the indexed image itself, which is left out.
+// - Embedding (dimension kFakeDim): image i scores the query's value at i % kFakeDim (after the
+//   real validation), so a test can choose the ranking.
 //
 // Thread-safe: the hooks are guarded by a mutex; search methods may run concurrently.
 #pragma once
@@ -24,6 +26,8 @@
 
 namespace xrs::testing {
 
+inline constexpr size_t kFakeDim = 8;
+
 class FakeBackend : public SearchBackend {
  public:
   // Every .png/.jpg/.jpeg/.dcm file under `dir` (recursively), ids 0.. in path order.
@@ -37,6 +41,8 @@ class FakeBackend : public SearchBackend {
   StatusOr<SearchResponse> search_image(std::span<const uint8_t> image_bytes,
                                         const SearchOptions& options) const override;
   StatusOr<SearchResponse> search_by_id(int64_t id, const SearchOptions& options) const override;
+  StatusOr<SearchResponse> search_vector(std::span<const float> embedding,
+                                         const SearchOptions& options) const override;
   StatusOr<IndexedImage> image(int64_t id) const override;
 
   // Test hooks: every search fails with `status` (OK clears it); searches sleep `ms` first; a

@@ -148,6 +148,7 @@ TEST_F(RouterTest, BodyLimitsByRoute) {
   EXPECT_EQ(limit(form_request({})), 1000u);
   EXPECT_EQ(limit(json_request("/api/search/text", "")), 100u);
   EXPECT_EQ(limit(json_request("/api/search/similar", "")), 100u);
+  EXPECT_EQ(limit(json_request("/api/search/embedding", "")), 100u);
   EXPECT_EQ(limit(get_request("/api/health")), 0u);
 }
 
@@ -224,6 +225,7 @@ TEST_F(RouterTest, OpenApiDescribesEveryRoute) {
       {"/api/search/text", "post"},
       {"/api/search/image", "post"},
       {"/api/search/similar", "post"},
+      {"/api/search/embedding", "post"},
       {"/api/images/{id}", "get"},
       {"/api/images/{id}/preview", "get"}};
   EXPECT_EQ(doc["paths"].size(), routes.size());

@@ -269,6 +269,50 @@ TEST_F(RouterTest, ImageSearchLimitsUploadSize) {
   expect_error(handle(wrong_type), 415, "unsupported_media_type", "multipart/form-data");
 }
 
+// The fake backend scores image i with the query's value i % kFakeDim, so the ranking is known.
+TEST_F(RouterTest, EmbeddingSearch) {
+  HttpResponse r = handle(json_request(
+      "/api/search/embedding",
+      R"({"embedding":[0.1,0.9,0.2,0.8,0.3,0.7,0.4,0.6],"k":3,"min_score":-1,"offset":1})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = body_json(r);
+  EXPECT_EQ(j["query"]["type"], "embedding");
+  EXPECT_EQ(j["query"]["offset"], 1);
+  ASSERT_EQ(j["results"].size(), 3u);
+  EXPECT_EQ(j["results"][0]["rank"], 2);
+  EXPECT_EQ(r.audit.event, "search.embedding");
+  // The default threshold of an embedding query is the image one.
+  r = handle(json_request("/api/search/embedding", R"({"embedding":[1,1,1,1,1,1,1,1]})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(r)["min_score"], 0.95);
+  EXPECT_EQ(body_json(handle(get_request("/api/health")))["dim"], kFakeDim);
+
+  auto search = [&](const std::string& body) {
+    return handle(json_request("/api/search/embedding", body));
+  };
+  expect_error(search("{}"), 400, "invalid_argument", "missing field 'embedding'");
+  expect_error(search(R"({"embedding":"0.1,0.2"})"), 400, "invalid_argument",
+               "embedding must be an array of numbers");
+  expect_error(search(R"({"embedding":[]})"), 400, "invalid_argument", "the embedding is empty");
+  expect_error(search(R"({"embedding":[1,2,3]})"), 400, "invalid_argument",
+               "the embedding has 3 values; the index's model has dimension 8");
+  expect_error(search(R"({"embedding":[1,2,3,4,5,6,7,8,9]})"), 400, "invalid_argument",
+               "has 9 values");
+  expect_error(search(R"({"embedding":[1,2,"3",4,5,6,7,8]})"), 400, "invalid_argument",
+               "embedding[2] must be a finite number");
+  expect_error(search(R"({"embedding":[1,2,3,4,5,6,7,1e39]})"), 400, "invalid_argument",
+               "embedding[7] must be a finite number (float range)");
+  expect_error(search(R"({"embedding":[1,2,3,4,5,6,7,NaN]})"), 400, "invalid_argument",
+               "not valid JSON");
+  expect_error(search(R"({"embedding":[1,2,3,4,5,6,7,1e400]})"), 400, "invalid_argument",
+               "not valid JSON");
+  expect_error(search(R"({"embedding":[0,0,0,0,0,0,0,0]})"), 400, "invalid_argument", "all zeros");
+  expect_error(search(R"({"embedding":[1,2,3,4,5,6,7,8],"k":0})"), 400, "invalid_argument",
+               "k must be");
+  expect_error(search(R"({"embedding":[1,2,3,4,5,6,7,8],"query":"x"})"), 400, "invalid_argument",
+               "unknown field 'query'");
+}
+
 TEST_F(RouterTest, SimilarSearch) {
   HttpResponse r = handle(json_request("/api/search/similar", R"({"id":1,"k":3,"min_score":0})"));
   ASSERT_EQ(r.status, 200) << r.body;

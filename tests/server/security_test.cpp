@@ -202,7 +202,10 @@ class SecureRouterTest : public RouterTest {
     if (route.body == api::BodyKind::kMultipart) {
       return form_request({file_part(png_bytes(32, 32))});
     }
-    return json_request(path, path.ends_with("similar") ? R"({"id":1})" : R"({"query":"chest"})");
+    if (path.ends_with("similar")) return json_request(path, R"({"id":1})");
+    if (path.ends_with("embedding"))
+      return json_request(path, R"({"embedding":[1,0,0,0,0,0,0,0]})");
+    return json_request(path, R"({"query":"chest"})");
   }
 
   std::vector<std::string> audit_lines_;

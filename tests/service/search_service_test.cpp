@@ -316,6 +316,65 @@ TEST_F(SearchServiceTest, PagesConcatenateToTheBruteForceRanking) {
   EXPECT_TRUE(empty->results.empty());
 }
 
+// A query by embedding equals the query that produced the embedding: text, an outside image,
+// an indexed image (which an embedding query does not exclude: it has no identity).
+TEST_F(SearchServiceTest, EmbeddingQueryEqualsTheQueryThatProducedIt) {
+  auto text = testing::tiny_model().embed_text("chest radiograph");
+  ASSERT_TRUE(text.is_ok());
+  auto by_text = service_->search_text("chest radiograph", options(20, -1.0f));
+  auto by_vector = service_->search_vector(*text, options(20, -1.0f));
+  ASSERT_TRUE(by_text.is_ok() && by_vector.is_ok()) << by_vector.status().to_string();
+  expect_matches(*by_vector, testing::brute_force(*rows_, *text, 20, -1.0), "vector");
+  ASSERT_EQ(by_vector->results.size(), by_text->results.size());
+  for (size_t i = 0; i < by_text->results.size(); ++i) {
+    EXPECT_EQ(by_vector->results[i].id, by_text->results[i].id);
+    EXPECT_EQ(by_vector->results[i].score, by_text->results[i].score);
+  }
+  const testing::DatasetRow& d = data_->rows()[2];
+  const std::string bytes = testing::read_bytes(data_->file(d));
+  auto by_image =
+      service_->search_image({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                             options(10, -1.0f, {}, /*exclude_self=*/false));
+  ASSERT_TRUE(by_image.is_ok());
+  auto image = decode_image_file(data_->file(d));
+  ASSERT_TRUE(image.is_ok());
+  auto e = testing::tiny_model().embed_image(*image);
+  ASSERT_TRUE(e.is_ok());
+  auto by_image_vector = service_->search_vector(*e, options(10, -1.0f));
+  ASSERT_TRUE(by_image_vector.is_ok());
+  ASSERT_EQ(by_image_vector->results.size(), by_image->results.size());
+  for (size_t i = 0; i < by_image->results.size(); ++i) {
+    EXPECT_EQ(by_image_vector->results[i].id, by_image->results[i].id);
+    EXPECT_NEAR(by_image_vector->results[i].score, by_image->results[i].score, 1e-6);
+  }
+  EXPECT_EQ(by_image_vector->results[0].id, row(d.image_name).id);
+  // Unscaled: any non-zero length is normalised first.
+  std::vector<float> scaled = *text;
+  for (float& v : scaled) v *= 7.5f;
+  auto by_scaled = service_->search_vector(scaled, options(5, -1.0f));
+  ASSERT_TRUE(by_scaled.is_ok());
+  expect_matches(*by_scaled, testing::brute_force(*rows_, *text, 5, -1.0), "scaled");
+  // The default threshold is the image one.
+  auto dflt = service_->search_vector(*text, {});
+  ASSERT_TRUE(dflt.is_ok());
+  EXPECT_EQ(dflt->min_score, kDefaultImageMinScore);
+  // Wrong dimension, non-finite values, all zeros.
+  std::vector<std::vector<float>> bad = {{},
+                                         std::vector<float>(text->size() + 1, 0.1f),
+                                         std::vector<float>(text->size() - 1, 0.1f),
+                                         std::vector<float>(text->size(), 0.0f)};
+  for (float v : {NAN, INFINITY, -INFINITY}) {
+    bad.push_back(*text);
+    bad.back()[5] = v;
+  }
+  for (const auto& b : bad) {
+    auto r = service_->search_vector(b, options(5, -1.0f));
+    ASSERT_FALSE(r.is_ok()) << b.size();
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().to_string();
+  }
+  EXPECT_EQ(service_->info().dim, text->size());
+}
+
 TEST_F(SearchServiceTest, BadQueriesAreInvalidArguments) {
   const std::vector<std::pair<std::string, SearchOptions>> bad = {
       {"k 0", options(0)},

@@ -25,6 +25,7 @@ HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& op
   nlohmann::json body = {
       {"status", "ok"},
       {"images", info.images},
+      {"dim", info.dim},
       {"model", info.model},
       {"categories", info.categories},
       {"auth_required", auth_enabled(options)},
@@ -32,6 +33,7 @@ HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& op
       {"limits",
        {{"k_default", kDefaultK},
         {"k_max", kMaxK},
+        {"offset_max", kMaxOffset},
         {"text_min_score", round_score(kDefaultTextMinScore)},
         {"image_min_score", round_score(kDefaultImageMinScore)},
         {"max_query_chars", options.max_query_chars},

@@ -38,6 +38,7 @@ constexpr const char* kDocument = R"json({
         "properties": {
           "status": {"type": "string", "enum": ["ok"]},
           "images": {"type": "integer", "description": "Images in the index"},
+          "dim": {"type": "integer", "description": "The model's embedding dimension (what /api/search/embedding takes)"},
           "model": {"type": "string", "description": "Model name and SHA-256 prefix"},
           "categories": {"type": "array", "items": {"type": "string"}},
           "auth_required": {"type": "boolean"},
@@ -45,7 +46,7 @@ constexpr const char* kDocument = R"json({
           "principal": {"type": "object", "description": "Only when the request carried a valid token",
                         "properties": {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}},
           "limits": {"type": "object", "properties": {
-            "k_default": {"type": "integer"}, "k_max": {"type": "integer"},
+            "k_default": {"type": "integer"}, "k_max": {"type": "integer"}, "offset_max": {"type": "integer"},
             "text_min_score": {"type": "number"}, "image_min_score": {"type": "number"},
             "max_query_chars": {"type": "integer"}, "max_upload_bytes": {"type": "integer"},
             "requests_per_s": {"type": "number", "description": "per client; 0: no limit"},
@@ -70,6 +71,16 @@ constexpr const char* kDocument = R"json({
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.95 (image queries)"},
+          "category": {"$ref": "#/components/schemas/Category"}
+        }
+      },
+      "EmbeddingSearchRequest": {
+        "type": "object", "required": ["embedding"], "additionalProperties": false,
+        "properties": {
+          "embedding": {"type": "array", "items": {"type": "number"}, "minItems": 1, "description": "Finite numbers, exactly the model's dimension (/api/health's dim); L2-normalised by the server"},
+          "k": {"$ref": "#/components/schemas/K"},
+          "offset": {"$ref": "#/components/schemas/Offset"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.95 (the image threshold: an embedding has no kind)"},
           "category": {"$ref": "#/components/schemas/Category"}
         }
       },
@@ -107,7 +118,7 @@ constexpr const char* kDocument = R"json({
           "took_ms": {"type": "number"},
           "min_score": {"type": "number", "description": "The threshold that was applied"},
           "query": {"type": "object", "required": ["type", "k", "offset", "category"], "properties": {
-            "type": {"type": "string", "enum": ["text", "image", "similar"]},
+            "type": {"type": "string", "enum": ["text", "image", "similar", "embedding"]},
             "k": {"type": "integer"},
             "offset": {"type": "integer"},
             "category": {"type": "string", "nullable": true},

@@ -108,6 +108,22 @@ const Route kRoutes[] = {
          "503": {"$ref": "#/components/responses/Unavailable"}
        }
      })json"},
+    {"/api/search/embedding", Method::kPost, BodyKind::kJson, &RouterOptions::max_json_bytes,
+     kSearchScope, "search.embedding",
+     [](const RouteContext& c) { return handle_search_embedding(c.backend, c.options, c.request); },
+     R"json({
+       "summary": "Images closest to a query embedding computed elsewhere (the model's dimension)", "operationId": "searchEmbedding",
+       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EmbeddingSearchRequest"}}}},
+       "responses": {
+         "200": {"$ref": "#/components/responses/SearchResults"},
+         "400": {"$ref": "#/components/responses/BadRequest"},
+         "401": {"$ref": "#/components/responses/Unauthorized"},
+         "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+         "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+         "500": {"$ref": "#/components/responses/Internal"}
+       }
+     })json"},
     {"/api/images/{id}", Method::kGet, BodyKind::kNone, nullptr, kImagesScope, "image.open",
      [](const RouteContext& c) {
        return handle_image(c.backend, c.options, c.param("id"), c.thumbnails);

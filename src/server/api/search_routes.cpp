@@ -1,5 +1,6 @@
-// POST /api/search/{text,image,similar}: request validation, the backend call, the response
-// document. docs/API.md ("Search") is the contract; every rejection names the field at fault.
+// POST /api/search/{text,image,similar,embedding}: request validation, the backend call, the
+// response document. docs/API.md ("Search") is the contract; every rejection names the field at
+// fault.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -18,6 +19,8 @@ using json = nlohmann::json;
 
 constexpr std::string_view kFieldsText[] = {"query", "k", "offset", "min_score", "category"};
 constexpr std::string_view kFieldsSimilar[] = {"id", "k", "offset", "min_score", "category"};
+constexpr std::string_view kFieldsEmbedding[] = {"embedding", "k", "offset", "min_score",
+                                                 "category"};
 constexpr std::string_view kFieldsImage[] = {"file", "k", "offset", "min_score", "category"};
 
 std::string join(std::span<const std::string_view> names) {
@@ -172,6 +175,32 @@ void audit_search(HttpResponse& response, const std::string& event, const Search
   }
 }
 
+// A JSON array of numbers as floats: kInvalidArgument naming `what` and the position of the
+// first value that is not a number or does not fit a float (the JSON parser already refuses
+// NaN, Infinity and 1e400); the dimension and the rest are validate_query_embedding's.
+StatusOr<std::vector<float>> read_embedding(const json& value, const std::string& what,
+                                            size_t dim) {
+  if (!value.is_array()) {
+    return Status::invalid_argument(what + " must be an array of numbers, got " + shown(value));
+  }
+  std::vector<float> out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    const json& v = value[i];
+    const double d = v.is_number() ? v.get<double>() : NAN;
+    const float f = static_cast<float>(d);
+    if (!std::isfinite(f)) {
+      return Status::invalid_argument(what + "[" + std::to_string(i) +
+                                      "] must be a finite number (float range), got " + shown(v));
+    }
+    out.push_back(f);
+  }
+  if (Status s = validate_query_embedding(out, dim); !s.is_ok()) {
+    return Status::invalid_argument(what + ": " + s.message());
+  }
+  return out;
+}
+
 std::string_view image_type_name(std::span<const uint8_t> bytes) {
   switch (sniff_image_type(bytes)) {
     case ImageFileType::kPng:
@@ -250,6 +279,26 @@ HttpResponse handle_search_similar(const SearchBackend& backend, const RouterOpt
   HttpResponse response = search_result(result, echo);
   audit_search(response, "search.similar", search, &result);
   response.audit.add("image_id", id);
+  return response;
+}
+
+HttpResponse handle_search_embedding(const SearchBackend& backend, const RouterOptions& options,
+                                     const HttpRequest& request) {
+  auto body = parse_json_object(request, options, kFieldsEmbedding);
+  if (!body.is_ok()) return error_response(body.status());
+  auto it = body->find("embedding");
+  if (it == body->end() || it->is_null()) {
+    return error_response(Status::invalid_argument(
+        "missing field 'embedding' (the query vector, an array of numbers)"));
+  }
+  auto embedding = read_embedding(*it, "embedding", backend.info().dim);
+  if (!embedding.is_ok()) return error_response(embedding.status());
+  SearchOptions search;
+  if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
+  const auto result = backend.search_vector(*embedding, search);
+  HttpResponse response = search_result(result, SearchQueryEcho::of("embedding", search));
+  audit_search(response, "search.embedding", search, &result);
+  response.audit.add("dim", static_cast<int64_t>(embedding->size()));
   return response;
 }
 
