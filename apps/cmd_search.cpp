@@ -1,9 +1,12 @@
-// xray-search search --index IDX (--text Q | --image FILE | --id N | --embedding FILE) [--k 5]
+// xray-search search --index IDX (--text Q | --image FILE | --id N | --embedding FILE |
+//                                 --term [W:]TERM ...) [--k 5]
 // [--offset N]
 // [--min-score S]
 //                    [--category C] [--include-self] [--model M] [--json]
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "common.h"
@@ -22,13 +25,14 @@ struct SearchCmdOptions {
   std::string text;
   std::string image;
   std::string embedding;
+  std::vector<std::string> terms;
   int64_t id = -1;
   int k = kDefaultK;
   int offset = 0;
   double min_score = NAN;
   // Which options were given (an empty --text or a NaN --min-score is given, and refused).
   bool has_text = false, has_image = false, has_id = false, has_embedding = false,
-       has_min_score = false;
+       has_terms = false, has_min_score = false;
   std::string category;
   bool include_self = false;
   bool json = false;
@@ -46,11 +50,84 @@ void print_table(const SearchResponse& r) {
   }
 }
 
+// One --term: [WEIGHT:]SOURCE, SOURCE one of text:T, image:FILE, id:N, embedding:FILE, or bare:
+// an existing file (.npy/.json: an embedding, else an image) or else a text. A WEIGHT is a
+// number (negative subtracts), recognised when what precedes the first ':' starts like one.
+StatusOr<QueryTerm> parse_term(const std::string& spec) {
+  const std::string what = "--term '" + spec + "': ";
+  QueryTerm term;
+  std::string rest = spec;
+  if (const size_t colon = rest.find(':'); colon != std::string::npos && colon > 0) {
+    const std::string w = rest.substr(0, colon);
+    if (std::isdigit(static_cast<unsigned char>(w[0])) || w[0] == '-' || w[0] == '+' ||
+        w[0] == '.') {
+      const char* begin = w.data() + (w[0] == '+' ? 1 : 0);
+      double weight = NAN;
+      auto [ptr, ec] = std::from_chars(begin, w.data() + w.size(), weight);
+      if (ec != std::errc() || ptr != w.data() + w.size() ||
+          !std::isfinite(static_cast<float>(weight)) || weight == 0.0) {
+        return Status::invalid_argument(what + "malformed weight '" + w +
+                                        "' (a finite number other than 0)");
+      }
+      term.weight = static_cast<float>(weight);
+      rest = rest.substr(colon + 1);
+    }
+  }
+  auto strip = [&](std::string_view prefix) {
+    if (!rest.starts_with(prefix)) return false;
+    rest = rest.substr(prefix.size());
+    return true;
+  };
+  auto load_embedding = [&](const std::string& path) -> Status {
+    term.kind = QueryTerm::Kind::kEmbedding;
+    XRS_ASSIGN_OR_RETURN(term.embedding, read_embedding_file(path));
+    return Status::ok();
+  };
+  auto load_image = [&](const std::string& path) -> Status {
+    term.kind = QueryTerm::Kind::kImage;
+    XRS_ASSIGN_OR_RETURN(term.image_bytes, read_file(path, uint64_t(1) << 30));
+    return Status::ok();
+  };
+  if (strip("text:")) {
+    term.kind = QueryTerm::Kind::kText;
+    term.text = rest;
+  } else if (strip("id:")) {
+    term.kind = QueryTerm::Kind::kId;
+    int64_t id = -1;
+    auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), id);
+    if (ec != std::errc() || ptr != rest.data() + rest.size() || id < 0) {
+      return Status::invalid_argument(what + "the id must be a non-negative integer");
+    }
+    term.id = id;
+  } else if (strip("embedding:")) {
+    XRS_RETURN_IF_ERROR(load_embedding(rest));
+  } else if (strip("image:")) {
+    XRS_RETURN_IF_ERROR(load_image(rest));
+  } else if (std::error_code ec; std::filesystem::is_regular_file(rest, ec)) {
+    if (rest.ends_with(".npy") || rest.ends_with(".json")) {
+      XRS_RETURN_IF_ERROR(load_embedding(rest));
+    } else {
+      XRS_RETURN_IF_ERROR(load_image(rest));
+    }
+  } else {
+    term.kind = QueryTerm::Kind::kText;
+    term.text = rest;
+  }
+  return term;
+}
+
 int run_search(const SearchCmdOptions& o) {
-  const int queries = o.has_text + o.has_image + o.has_id + o.has_embedding;
+  const int queries = o.has_text + o.has_image + o.has_id + o.has_embedding + o.has_terms;
   if (queries != 1) {
     return report_error(
-        Status::invalid_argument("give exactly one of --text, --image, --id, --embedding"), true);
+        Status::invalid_argument("give exactly one of --text, --image, --id, --embedding, --term"),
+        true);
+  }
+  std::vector<QueryTerm> terms;
+  for (const std::string& spec : o.terms) {
+    StatusOr<QueryTerm> t = parse_term(spec);
+    if (!t.is_ok()) return report_error(t.status(), true);
+    terms.push_back(std::move(t).value());
   }
   SearchOptions options;
   options.k = o.k;
@@ -78,6 +155,9 @@ int run_search(const SearchCmdOptions& o) {
     response = (*service)->search_image(
         {reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, options);
     if (!response.is_ok()) return report_error(response.status().with_context(o.image));
+  } else if (o.has_terms) {
+    kind = "combined";
+    response = (*service)->search_combined(terms, options);
   } else if (o.has_embedding) {
     kind = "embedding";
     StatusOr<std::vector<float>> e = read_embedding_file(o.embedding);
@@ -90,9 +170,14 @@ int run_search(const SearchCmdOptions& o) {
   }
   if (!response.is_ok()) return report_error(response.status());
   if (o.json) {
-    std::printf("%s\n",
-                search_response_json(*response, SearchQueryEcho::of(kind, options), 2).c_str());
+    SearchQueryEcho echo = SearchQueryEcho::of(kind, options);
+    if (o.has_terms) echo.terms = terms.size();
+    std::printf("%s\n", search_response_json(*response, echo, 2).c_str());
   } else {
+    if (!response->min_score_rule.empty()) {
+      std::printf("minimum score %.3f: %s\n", response->min_score,
+                  response->min_score_rule.c_str());
+    }
     print_table(*response);
   }
   return kExitOk;
@@ -119,6 +204,12 @@ void setup_search(CLI::App& app, int& exit_code) {
                   "skip this many of the best results (paging: page n of size k is offset n*k)")
       ->check(CLI::Range(0, kMaxOffset))
       ->capture_default_str();
+  CLI::Option* term = cmd->add_option(
+      "--term", o->terms,
+      "a combined query's term, repeated: [WEIGHT:]text:T | image:FILE | id:N | embedding:FILE, "
+      "or a bare file (image; .npy/.json: embedding) or text, e.g. --term '2:hand x-ray' --term "
+      "q.png --term=-1:cast (write --term=-W:... for negative weights); the weighted sum of "
+      "normalised embeddings, renormalised; id terms are left out of the results");
   CLI::Option* min_score =
       cmd->add_option("--min-score", o->min_score,
                       "lowest cosine similarity returned (default 0.25 for text, 0.95 for images)")
@@ -133,6 +224,7 @@ void setup_search(CLI::App& app, int& exit_code) {
     o->has_image = image->count() > 0;
     o->has_id = id->count() > 0;
     o->has_embedding = embedding->count() > 0;
+    o->has_terms = term->count() > 0;
     o->has_min_score = min_score->count() > 0;  // NaN passes CLI::Range; the service refuses it
     exit_code = run_search(*o);
   });

@@ -1,6 +1,7 @@
 #include "service/clip_search_service.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "clip/ops.h"
@@ -73,12 +74,21 @@ StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> 
                                                          float min_score,
                                                          const SearchOptions& options,
                                                          std::optional<int64_t> exclude_id) const {
+  std::vector<int64_t> ids;
+  if (exclude_id) ids.push_back(*exclude_id);
+  return search_embedding(embedding, min_score, options, std::move(ids));
+}
+
+StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> embedding,
+                                                         float min_score,
+                                                         const SearchOptions& options,
+                                                         std::vector<int64_t> exclude_ids) const {
   SearchRequest request;
   request.k = static_cast<size_t>(options.k);
   request.offset = static_cast<size_t>(options.offset);
   request.min_score = options.min_score.value_or(min_score);
   request.category = options.category;
-  if (exclude_id) request.exclude_ids.push_back(*exclude_id);
+  request.exclude_ids = std::move(exclude_ids);
   XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> found, index_->search(embedding, request));
   SearchResponse response;
   response.min_score = request.min_score;
@@ -101,11 +111,8 @@ StatusOr<SearchResponse> SearchService::search_text(std::string_view query,
   return r;
 }
 
-StatusOr<SearchResponse> SearchService::search_image(std::span<const uint8_t> image_bytes,
-                                                     const SearchOptions& options) const {
-  const auto t0 = std::chrono::steady_clock::now();
-  XRS_RETURN_IF_ERROR(validate_search_options(options));
-  if (image_bytes.empty()) return Status::invalid_argument("the query image is empty");
+StatusOr<std::vector<float>> SearchService::embed_query_image(
+    std::span<const uint8_t> image_bytes) const {
   StatusOr<Image> image = decode_image(image_bytes, decode_);
   if (!image.is_ok()) {
     return Status(image.status().code() == StatusCode::kResourceExhausted
@@ -113,7 +120,15 @@ StatusOr<SearchResponse> SearchService::search_image(std::span<const uint8_t> im
                       : StatusCode::kInvalidArgument,
                   "the query image cannot be used: " + image.status().message());
   }
-  XRS_ASSIGN_OR_RETURN(std::vector<float> e, model_->embed_image(*image));
+  return model_->embed_image(*image);
+}
+
+StatusOr<SearchResponse> SearchService::search_image(std::span<const uint8_t> image_bytes,
+                                                     const SearchOptions& options) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  XRS_RETURN_IF_ERROR(validate_search_options(options));
+  if (image_bytes.empty()) return Status::invalid_argument("the query image is empty");
+  XRS_ASSIGN_OR_RETURN(std::vector<float> e, embed_query_image(image_bytes));
   std::optional<int64_t> self;
   if (options.exclude_self) {
     auto it = id_by_sha256_.find(
@@ -147,6 +162,75 @@ StatusOr<SearchResponse> SearchService::search_vector(std::span<const float> emb
   XRS_RETURN_IF_ERROR(validate_query_embedding(embedding, index_->model().dim));
   XRS_ASSIGN_OR_RETURN(SearchResponse r,
                        search_embedding(embedding, kDefaultImageMinScore, options, std::nullopt));
+  r.took_ms = ms_since(t0);
+  return r;
+}
+
+StatusOr<SearchResponse> SearchService::search_combined(std::span<const QueryTerm> terms,
+                                                        const SearchOptions& options) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  XRS_RETURN_IF_ERROR(validate_search_options(options));
+  const size_t dim = index_->model().dim;
+  XRS_RETURN_IF_ERROR(validate_query_terms(terms, dim));
+  std::vector<double> sum(dim, 0.0);
+  std::vector<int64_t> exclude;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const QueryTerm& t = terms[i];
+    const std::string name = "term " + std::to_string(i + 1);
+    std::vector<float> e;
+    switch (t.kind) {
+      case QueryTerm::Kind::kText: {
+        auto r = model_->embed_text(t.text);
+        if (!r.is_ok()) return r.status().with_context(name);
+        e = std::move(r).value();
+        break;
+      }
+      case QueryTerm::Kind::kImage: {
+        const auto bytes =
+            std::span(reinterpret_cast<const uint8_t*>(t.image_bytes.data()), t.image_bytes.size());
+        auto r = embed_query_image(bytes);
+        if (!r.is_ok()) return r.status().with_context(name);
+        e = std::move(r).value();
+        if (options.exclude_self) {
+          auto it = id_by_sha256_.find(sha256_hex(t.image_bytes));
+          if (it != id_by_sha256_.end()) exclude.push_back(it->second);
+        }
+        break;
+      }
+      case QueryTerm::Kind::kId: {
+        if (index_->find(t.id) == nullptr) {
+          return Status::not_found(name + ": no indexed image has id " + std::to_string(t.id));
+        }
+        XRS_ASSIGN_OR_RETURN(e, index_->embedding(t.id));
+        exclude.push_back(t.id);
+        break;
+      }
+      case QueryTerm::Kind::kEmbedding:
+        e = t.embedding;
+        break;
+    }
+    if (e.size() != dim) {
+      return Status::internal(name + ": the embedding has the wrong dimension");
+    }
+    double n = 0;
+    for (float v : e) n += double(v) * v;
+    n = std::sqrt(n);
+    for (size_t j = 0; j < dim; ++j) sum[j] += double(t.weight) * e[j] / n;
+  }
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  if (!(norm > 1e-6)) {
+    return Status::invalid_argument(
+        "the weighted terms cancel out (their sum is the zero vector): nothing to search for");
+  }
+  std::vector<float> query(dim);
+  for (size_t j = 0; j < dim; ++j) query[j] = static_cast<float>(sum[j] / norm);
+  auto [min_score, rule] = combined_min_score(terms, options);
+  SearchOptions o = options;
+  o.min_score = min_score;
+  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(query, min_score, o, std::move(exclude)));
+  r.min_score_rule = rule;
   r.took_ms = ms_since(t0);
   return r;
 }

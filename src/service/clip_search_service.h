@@ -45,6 +45,8 @@ class SearchService final : public SearchBackend {
   StatusOr<SearchResponse> search_by_id(int64_t id, const SearchOptions& options) const override;
   StatusOr<SearchResponse> search_vector(std::span<const float> embedding,
                                          const SearchOptions& options) const override;
+  StatusOr<SearchResponse> search_combined(std::span<const QueryTerm> terms,
+                                           const SearchOptions& options) const override;
   StatusOr<IndexedImage> image(int64_t id) const override;
 
   // The same searches with a query image already decoded, or an embedding already computed
@@ -52,12 +54,18 @@ class SearchService final : public SearchBackend {
   StatusOr<SearchResponse> search_embedding(std::span<const float> embedding, float min_score,
                                             const SearchOptions& options,
                                             std::optional<int64_t> exclude_id) const;
+  StatusOr<SearchResponse> search_embedding(std::span<const float> embedding, float min_score,
+                                            const SearchOptions& options,
+                                            std::vector<int64_t> exclude_ids) const;
 
   const ClipModel& model() const { return *model_; }
   const IndexReader& index() const { return *index_; }
 
  private:
   SearchService() = default;
+
+  // A decoded, embedded query image and its indexed id (by SHA-256), if any.
+  StatusOr<std::vector<float>> embed_query_image(std::span<const uint8_t> bytes) const;
 
   std::unique_ptr<ClipModel> model_;
   std::shared_ptr<const IndexReader> index_;

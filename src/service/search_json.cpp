@@ -41,10 +41,12 @@ std::string search_response_json(const SearchResponse& response, const SearchQue
                {"offset", query.offset},
                {"category", query.category ? json(*query.category) : json()}};
   if (query.id) echo["id"] = *query.id;
-  const json doc = {{"results", std::move(results)},
-                    {"took_ms", std::round(response.took_ms * 100) / 100},
-                    {"min_score", round_score(response.min_score)},
-                    {"query", std::move(echo)}};
+  if (query.terms) echo["terms"] = *query.terms;
+  json doc = {{"results", std::move(results)},
+              {"took_ms", std::round(response.took_ms * 100) / 100},
+              {"min_score", round_score(response.min_score)},
+              {"query", std::move(echo)}};
+  if (!response.min_score_rule.empty()) doc["min_score_rule"] = response.min_score_rule;
   return doc.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 

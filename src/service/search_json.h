@@ -4,7 +4,8 @@
 //
 //   {"results":[{"rank","id","image_name","category","score","url","preview_url","path",
 //                "source_url"}, ...],
-//    "took_ms", "min_score", "query":{"type","k","offset","category"[,"id"]}}
+//    "took_ms", "min_score"[, "min_score_rule"], "query":{"type","k","offset","category"[,"id"]
+//    [,"terms"]}}
 //
 // Scores are rounded to 6 decimals (round_score), took_ms to 2. Pure functions; thread-safe.
 #pragma once
@@ -24,7 +25,8 @@ struct SearchQueryEcho {
   int k = kDefaultK;
   int offset = 0;
   std::optional<std::string> category;
-  std::optional<int64_t> id;  // the query image's id ("similar")
+  std::optional<int64_t> id;    // the query image's id ("similar")
+  std::optional<size_t> terms;  // how many terms ("combined")
 
   static SearchQueryEcho of(std::string_view type, const SearchOptions& options);
 };

@@ -51,4 +51,51 @@ Status validate_query_embedding(std::span<const float> embedding, size_t dim) {
   return Status::ok();
 }
 
+Status validate_query_terms(std::span<const QueryTerm> terms, size_t dim) {
+  if (terms.empty()) {
+    return Status::invalid_argument("the combination is empty: give at least one term");
+  }
+  if (terms.size() > kMaxTerms) {
+    return Status::invalid_argument("the combination has " + std::to_string(terms.size()) +
+                                    " terms; the limit is " + std::to_string(kMaxTerms));
+  }
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const QueryTerm& t = terms[i];
+    const std::string name = "term " + std::to_string(i + 1) + ": ";
+    if (!std::isfinite(t.weight) || t.weight == 0.0f) {
+      return Status::invalid_argument(name + "the weight must be a finite number other than 0");
+    }
+    switch (t.kind) {
+      case QueryTerm::Kind::kText:
+        if (t.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+          return Status::invalid_argument(name + "the text is empty");
+        }
+        break;
+      case QueryTerm::Kind::kImage:
+        if (t.image_bytes.empty()) return Status::invalid_argument(name + "the image is empty");
+        break;
+      case QueryTerm::Kind::kId:
+        if (t.id < 0) return Status::invalid_argument(name + "the id must not be negative");
+        break;
+      case QueryTerm::Kind::kEmbedding:
+        if (Status s = validate_query_embedding(t.embedding, dim); !s.is_ok()) {
+          return Status::invalid_argument(name + s.message());
+        }
+        break;
+    }
+  }
+  return Status::ok();
+}
+
+std::pair<float, std::string> combined_min_score(std::span<const QueryTerm> terms,
+                                                 const SearchOptions& options) {
+  if (options.min_score) return {*options.min_score, "given"};
+  for (const QueryTerm& t : terms) {
+    if (t.kind == QueryTerm::Kind::kText) {
+      return {kDefaultTextMinScore, "the text default, as a term is text"};
+    }
+  }
+  return {kDefaultImageMinScore, "the image default, as no term is text"};
+}
+
 }  // namespace xrs

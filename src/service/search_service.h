@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -55,7 +56,23 @@ struct SearchResponse {
   std::vector<SearchHit> results;
   double took_ms = 0;
   float min_score = 0;  // the threshold that was applied
+  // Combined queries: why that threshold ("given", "text" or "image" default and why); empty
+  // for the other kinds, whose default follows from the kind.
+  std::string min_score_rule;
 };
+
+// One term of a combined query (search_combined): exactly one source, and a weight (negative
+// subtracts). The query is sum(weight * normalise(embedding of term)), normalised again.
+struct QueryTerm {
+  enum class Kind { kText, kImage, kId, kEmbedding };
+  Kind kind = Kind::kText;
+  float weight = 1;
+  std::string text;              // kText: a text to embed
+  std::string image_bytes;       // kImage: an image file's bytes (PNG, JPEG, DICOM)
+  int64_t id = 0;                // kId: an indexed image (left out of the results)
+  std::vector<float> embedding;  // kEmbedding: a vector of the model's dimension
+};
+constexpr size_t kMaxTerms = 16;  // terms of one combined query
 
 // One indexed image, for serving its bytes (GET /api/images/<id>). (Named apart from the
 // catalog's ImageRecord, which holds file identity and the embedding.)
@@ -94,6 +111,14 @@ class SearchBackend {
   // (naming its position) or an all-zero vector.
   virtual StatusOr<SearchResponse> search_vector(std::span<const float> embedding,
                                                  const SearchOptions& options) const = 0;
+  // A combined query (QueryTerm). The default threshold is the text one when any term is text,
+  // else the image one (SearchResponse::min_score_rule says which applied). Indexed images used
+  // as terms (by id, or an uploaded image that is indexed, unless !exclude_self) are left out.
+  // kInvalidArgument for no terms, more than kMaxTerms, a weight that is zero or not finite, a
+  // bad term (empty text, undecodable image, wrong embedding), or terms that cancel out;
+  // kNotFound for an unknown id. Messages name the term (1-based).
+  virtual StatusOr<SearchResponse> search_combined(std::span<const QueryTerm> terms,
+                                                   const SearchOptions& options) const = 0;
   virtual StatusOr<IndexedImage> image(int64_t id) const = 0;
 };
 
@@ -103,5 +128,14 @@ Status validate_search_options(const SearchOptions& options);
 // Checks a query embedding against the model's dimension `dim` (0: not checked): its length, and
 // that every value is finite and not all are zero. kInvalidArgument naming the problem.
 Status validate_query_embedding(std::span<const float> embedding, size_t dim);
+
+// The checks of a combination that need no model: 1..kMaxTerms terms, finite non-zero weights,
+// non-blank texts, non-empty images, valid embeddings (of `dim`, 0: unchecked). Messages start
+// "term N: ".
+Status validate_query_terms(std::span<const QueryTerm> terms, size_t dim);
+
+// The threshold rule of a combined query: (threshold, the sentence saying why).
+std::pair<float, std::string> combined_min_score(std::span<const QueryTerm> terms,
+                                                 const SearchOptions& options);
 
 }  // namespace xrs

@@ -1,8 +1,10 @@
 // The CLI's query kinds beyond text/image/id, end to end through the built binary: query by
-// embedding (search --embedding, JSON and .npy). References are computed independently: the
-// embeddings come from `xray-search embed`, the .npy files are written by NumPy
+// embedding (search --embedding, JSON and .npy) and combined queries (search --term). References
+// are computed independently: the embeddings come from `xray-search embed`, the .npy files are
+// written by NumPy
 // (/usr/bin/python3), and answers are compared with the text/image query that produced the
-// embedding. Tests needing NumPy skip, saying so, when it is missing.
+// embedding, or a NumPy weighted sum over `embed` output and the index's `export`. Tests needing
+// NumPy skip, saying so, when it is missing.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -204,6 +206,127 @@ TEST_F(CliQueryTest, BadEmbeddingFilesAreRefusedClearly) {
       run_cli({"search", "--index", index(), "--embedding", file("short.json"), "--text", "chest"});
   EXPECT_NE(both.exit_code, 0);
   EXPECT_TRUE(contains(both.err, "exactly one of")) << describe(both);
+}
+
+// The reference: NumPy over `embed` output (the terms) and `export` output (the index), with
+// the indexed images used as terms (by id, or by identical bytes) left out.
+constexpr const char* kCombineScript = R"py(
+import csv, hashlib, json, sys
+import numpy as np
+terms = json.load(open(sys.argv[1]))      # [[weight, embedding or null, id or null], ...]
+X = np.load(sys.argv[2] + ".npy").astype(np.float64)
+rows = list(csv.DictReader(open(sys.argv[2] + ".csv", newline="")))
+ids = [int(r["id"]) for r in rows]
+excluded = set(int(e) for e in json.load(open(sys.argv[3])))
+q = np.zeros(X.shape[1])
+for weight, emb, idx in terms:
+    e = np.asarray(emb, dtype=np.float64) if emb is not None else X[ids.index(idx)]
+    q += weight * e / np.linalg.norm(e)
+q /= np.linalg.norm(q)
+scores = (X / np.linalg.norm(X, axis=1, keepdims=True)) @ q
+order = sorted((i for i in range(len(ids)) if ids[i] not in excluded),
+               key=lambda i: (-scores[i], ids[i]))
+print(json.dumps([[ids[i], float(scores[i])] for i in order[:20]]))
+)py";
+
+TEST_F(CliQueryTest, CombinedQueryEqualsTheWeightedSumComputedByNumPy) {
+  REQUIRE_NUMPY();
+  const ProcessResult exported = run_cli({"export", "--index", index(), "--out", file("export")});
+  ASSERT_EQ(exported.exit_code, 0) << describe(exported);
+  const testing::DatasetRow& term_image = data_->rows()[1];
+  const std::string image = data_->file(term_image);
+  const auto lines = embed({"--image", image, "--text", "hand x-ray", "--text", "chest"});
+  ASSERT_EQ(lines.size(), 3u);
+  // The id term: an indexed image other than the image term.
+  const json first = search_json({"--text", "dental", "--min-score", "-1"});
+  int64_t id_term = -1;
+  for (const auto& hit : first["results"]) {
+    if (hit["image_name"] != term_image.image_name) {
+      id_term = hit["id"];
+      break;
+    }
+  }
+  ASSERT_GE(id_term, 0);
+  int64_t image_id = -1;
+  const json self = search_json({"--image", image, "--include-self", "--min-score", "-1"});
+  for (const auto& hit : self["results"]) {
+    if (hit["image_name"] == term_image.image_name) image_id = hit["id"];
+  }
+  ASSERT_GE(image_id, 0);
+
+  const json terms = json::array({json::array({2.0, lines[1]["embedding"], nullptr}),
+                                  json::array({1.0, lines[0]["embedding"], nullptr}),
+                                  json::array({-1.0, lines[2]["embedding"], nullptr}),
+                                  json::array({0.5, nullptr, id_term})});
+  write_text(file("terms.json"), terms.dump());
+  write_text(file("excluded.json"), json::array({id_term, image_id}).dump());
+  const ProcessResult py = run_process(
+      {kPython, "-c", kCombineScript, file("terms.json"), file("export"), file("excluded.json")});
+  ASSERT_EQ(py.exit_code, 0) << describe(py);
+  const json want = json::parse(py.out);
+  ASSERT_EQ(want.size(), 13u);  // 15 indexed, 2 used as terms
+
+  const json got =
+      search_json({"--term", "2:hand x-ray", "--term", image, "--term=-1:text:chest", "--term",
+                   "0.5:id:" + std::to_string(id_term), "--min-score", "-1"});
+  EXPECT_EQ(got["query"]["type"], "combined");
+  EXPECT_EQ(got["query"]["terms"], 4);
+  EXPECT_EQ(got["min_score_rule"], "given");
+  ASSERT_EQ(got["results"].size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(got["results"][i]["score"].get<double>(), want[i][1].get<double>(), 2e-6) << i;
+    if (got["results"][i]["id"] != want[i][0]) {  // only near-ties may swap
+      EXPECT_NEAR(want[i][1].get<double>(),
+                  want[i + (i + 1 < want.size() ? 1 : -1)][1].get<double>(), 2e-6)
+          << i;
+    }
+    EXPECT_EQ(got["results"][i]["rank"], i + 1);
+  }
+  // The same terms as explicit embeddings (JSON files of embed's output) give the same answer.
+  write_text(file("hand.json"), lines[1]["embedding"].dump());
+  const json same = search_json({"--term", "2:embedding:" + file("hand.json"), "--term",
+                                 "image:" + image, "--term=-1:chest", "--term",
+                                 "0.5:id:" + std::to_string(id_term), "--min-score", "-1"});
+  ASSERT_EQ(same["results"].size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(same["results"][i]["score"].get<double>(), want[i][1].get<double>(), 2e-6) << i;
+  }
+
+  // The threshold rule: the text default when a term is text, else the image default.
+  const json with_text =
+      search_json({"--term", "hand x-ray", "--term", "id:" + std::to_string(id_term)});
+  EXPECT_NEAR(with_text["min_score"].get<double>(), 0.25, 1e-9);
+  EXPECT_EQ(with_text["min_score_rule"], "the text default, as a term is text");
+  const json no_text = search_json({"--term", "id:" + std::to_string(id_term), "--term", image});
+  EXPECT_NEAR(no_text["min_score"].get<double>(), 0.95, 1e-9);
+  EXPECT_EQ(no_text["min_score_rule"], "the image default, as no term is text");
+}
+
+TEST_F(CliQueryTest, BadCombinationsAreRefusedClearly) {
+  const auto lines = embed({"--text", "chest"});
+  ASSERT_EQ(lines.size(), 1u);
+  json shorter = lines[0]["embedding"];
+  shorter.erase(shorter.begin());
+  write_text(file("short-term.json"), shorter.dump());
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--term", "2x:hand"}, "malformed weight '2x'"},
+      {{"--term", "0:hand"}, "malformed weight '0'"},
+      {{"--term", "1e99:hand"}, "malformed weight '1e99'"},
+      {{"--term", "id:123456"}, "term 1: no indexed image has id 123456"},
+      {{"--term", "hand", "--term", "id:x"}, "the id must be a non-negative integer"},
+      {{"--term", "hand", "--term", "embedding:" + file("short-term.json")},
+       "term 2: the embedding has " + std::to_string(shorter.size()) + " values"},
+      {{"--term", "text: "}, "term 1: the text is empty"},
+      {{"--term", "hand x-ray", "--term=-1:hand x-ray"}, "cancel out"},
+      {{"--term", "image:" + file("no-such.png")}, "no-such.png"},
+  };
+  for (const auto& [args, message] : cases) {
+    std::vector<std::string> argv = {"search", "--index", index()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const ProcessResult r = run_cli(argv);
+    EXPECT_NE(r.exit_code, 0) << args[0] << " " << args.back();
+    EXPECT_TRUE(contains(r.err, message)) << message << ": " << describe(r);
+  }
 }
 
 }  // namespace

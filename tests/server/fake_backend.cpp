@@ -199,6 +199,37 @@ StatusOr<SearchResponse> FakeBackend::search_vector(std::span<const float> embed
   return rank(std::move(scored), options, kDefaultImageMinScore);
 }
 
+StatusOr<SearchResponse> FakeBackend::search_combined(std::span<const QueryTerm> terms,
+                                                      const SearchOptions& options) const {
+  std::string q;
+  for (const QueryTerm& t : terms) q += t.text + " ";
+  XRS_RETURN_IF_ERROR(before_search(q, options));
+  XRS_RETURN_IF_ERROR(validate_query_terms(terms, kFakeDim));
+  std::set<int64_t> used;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (terms[i].kind != QueryTerm::Kind::kId) continue;
+    if (!image(terms[i].id).is_ok()) {
+      return Status::not_found("term " + std::to_string(i + 1) + ": no indexed image has id " +
+                               std::to_string(terms[i].id));
+    }
+    used.insert(terms[i].id);
+  }
+  const std::string lowered = lower(q);
+  std::vector<std::pair<float, int64_t>> scored;
+  for (const auto& image : images_) {
+    if (used.count(image.id) != 0) continue;
+    const double h = hash01(lowered + "|" + image.image_name);
+    const bool mentioned = lowered.find(image.category) != std::string::npos;
+    scored.emplace_back(static_cast<float>((mentioned ? 0.55 : 0.10) + 0.25 * h), image.id);
+  }
+  auto [min_score, rule] = combined_min_score(terms, options);
+  SearchOptions o = options;
+  o.min_score = min_score;
+  XRS_ASSIGN_OR_RETURN(SearchResponse r, rank(std::move(scored), o, min_score));
+  r.min_score_rule = rule;
+  return r;
+}
+
 StatusOr<IndexedImage> FakeBackend::image(int64_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= images_.size()) {
     return Status::not_found("no image with id " + std::to_string(id));

@@ -9,6 +9,8 @@
 // - Image: the upload is decoded with the real decoder (errors pass through, as the real
 //   service's would); scores are 0.99, 0.98, ... in an order that depends on the upload.
 // - Similar: like image, from the indexed image itself, which is left out.
+// - Combined: validated as the real service does (validate_query_terms, ids must exist, the
+//   threshold rule); scores as for text, from the terms' texts; id terms are left out.
 // - Embedding (dimension kFakeDim): image i scores the query's value at i % kFakeDim (after the
 //   real validation), so a test can choose the ranking.
 //
@@ -43,6 +45,8 @@ class FakeBackend : public SearchBackend {
   StatusOr<SearchResponse> search_by_id(int64_t id, const SearchOptions& options) const override;
   StatusOr<SearchResponse> search_vector(std::span<const float> embedding,
                                          const SearchOptions& options) const override;
+  StatusOr<SearchResponse> search_combined(std::span<const QueryTerm> terms,
+                                           const SearchOptions& options) const override;
   StatusOr<IndexedImage> image(int64_t id) const override;
 
   // Test hooks: every search fails with `status` (OK clears it); searches sleep `ms` first; a

@@ -149,6 +149,7 @@ TEST_F(RouterTest, BodyLimitsByRoute) {
   EXPECT_EQ(limit(json_request("/api/search/text", "")), 100u);
   EXPECT_EQ(limit(json_request("/api/search/similar", "")), 100u);
   EXPECT_EQ(limit(json_request("/api/search/embedding", "")), 100u);
+  EXPECT_EQ(limit(json_request("/api/search/combined", "")), 100u);
   EXPECT_EQ(limit(get_request("/api/health")), 0u);
 }
 
@@ -226,6 +227,7 @@ TEST_F(RouterTest, OpenApiDescribesEveryRoute) {
       {"/api/search/image", "post"},
       {"/api/search/similar", "post"},
       {"/api/search/embedding", "post"},
+      {"/api/search/combined", "post"},
       {"/api/images/{id}", "get"},
       {"/api/images/{id}/preview", "get"}};
   EXPECT_EQ(doc["paths"].size(), routes.size());

@@ -313,6 +313,61 @@ TEST_F(RouterTest, EmbeddingSearch) {
                "unknown field 'query'");
 }
 
+TEST_F(RouterTest, CombinedSearch) {
+  HttpResponse r = handle(json_request(
+      "/api/search/combined", R"({"terms":[{"text":"chest x-ray","weight":2},{"id":1,"weight":-1},)"
+                              R"({"embedding":[1,0,0,0,0,0,0,0]}],"k":4,"category":null})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = body_json(r);
+  EXPECT_EQ(j["query"]["type"], "combined");
+  EXPECT_EQ(j["query"]["terms"], 3);
+  EXPECT_EQ(j["min_score"], 0.25);
+  EXPECT_EQ(j["min_score_rule"], "the text default, as a term is text");
+  EXPECT_LE(j["results"].size(), 4u);
+  for (const auto& hit : j["results"]) EXPECT_NE(hit["id"], 1) << "an id term is left out";
+  EXPECT_EQ(r.audit.event, "search.combined");
+  r = handle(json_request("/api/search/combined", R"({"terms":[{"id":2}],"min_score":0.5})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(r)["min_score_rule"], "given");
+  r = handle(json_request("/api/search/combined", R"({"terms":[{"id":2}]})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(r)["min_score"], 0.95);
+  EXPECT_EQ(body_json(r)["min_score_rule"], "the image default, as no term is text");
+
+  auto search = [&](const std::string& body) {
+    return handle(json_request("/api/search/combined", body));
+  };
+  expect_error(search("{}"), 400, "invalid_argument", "missing field 'terms'");
+  expect_error(search(R"({"terms":{}})"), 400, "invalid_argument", "terms must be an array");
+  expect_error(search(R"({"terms":[]})"), 400, "invalid_argument", "the combination is empty");
+  std::string many = R"({"terms":[)";
+  for (int i = 0; i < 17; ++i) many += std::string(i ? "," : "") + R"({"text":"a"})";
+  expect_error(search(many + "]}"), 400, "invalid_argument", "the limit is 16");
+  expect_error(search(R"({"terms":["chest"]})"), 400, "invalid_argument",
+               "terms[0] must be an object");
+  expect_error(search(R"({"terms":[{"weight":2}]})"), 400, "invalid_argument",
+               "exactly one of text, id, embedding");
+  expect_error(search(R"({"terms":[{"text":"a","id":1}]})"), 400, "invalid_argument",
+               "exactly one of text, id, embedding");
+  expect_error(search(R"({"terms":[{"text":"a","w":1}]})"), 400, "invalid_argument",
+               "terms[0]: unknown field 'w'");
+  for (const char* w : {R"("2")", "0", "1e39", "null", "[1]"}) {
+    expect_error(search(std::string(R"({"terms":[{"text":"a","weight":)") + w + "}]}"), 400,
+                 "invalid_argument", "terms[0].weight must be a finite number other than 0");
+  }
+  expect_error(search(R"({"terms":[{"text":"  "}]})"), 400, "invalid_argument",
+               "terms[0].text must not be empty");
+  expect_error(search(R"({"terms":[{"text":"a"},{"id":-3}]})"), 400, "invalid_argument",
+               "terms[1].id must be a non-negative integer");
+  expect_error(search(R"({"terms":[{"text":"a"},{"id":999}]})"), 404, "not_found",
+               "term 2: no indexed image has id 999");
+  expect_error(search(R"({"terms":[{"embedding":[1,2,3]}]})"), 400, "invalid_argument",
+               "terms[0].embedding: the embedding has 3 values; the index's model has dimension 8");
+  expect_error(search(R"({"terms":[{"text":"a"}],"k":21})"), 400, "invalid_argument", "k must");
+  expect_error(search(R"({"terms":[{"text":"a"}],"query":"x"})"), 400, "invalid_argument",
+               "unknown field 'query'");
+}
+
 TEST_F(RouterTest, SimilarSearch) {
   HttpResponse r = handle(json_request("/api/search/similar", R"({"id":1,"k":3,"min_score":0})"));
   ASSERT_EQ(r.status, 200) << r.body;

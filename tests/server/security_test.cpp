@@ -203,6 +203,7 @@ class SecureRouterTest : public RouterTest {
       return form_request({file_part(png_bytes(32, 32))});
     }
     if (path.ends_with("similar")) return json_request(path, R"({"id":1})");
+    if (path.ends_with("combined")) return json_request(path, R"({"terms":[{"text":"chest"}]})");
     if (path.ends_with("embedding"))
       return json_request(path, R"({"embedding":[1,0,0,0,0,0,0,0]})");
     return json_request(path, R"({"query":"chest"})");

@@ -43,6 +43,8 @@ HttpResponse handle_search_similar(const SearchBackend& backend, const RouterOpt
                                    const HttpRequest& request);
 HttpResponse handle_search_embedding(const SearchBackend& backend, const RouterOptions& options,
                                      const HttpRequest& request);
+HttpResponse handle_search_combined(const SearchBackend& backend, const RouterOptions& options,
+                                    const HttpRequest& request);
 
 // An image id from a path segment: decimal digits only. kInvalidArgument for anything else
 // ("-1", "1abc", "..", ""), kNotFound for numbers past int64 (no such image can exist).

@@ -84,6 +84,22 @@ constexpr const char* kDocument = R"json({
           "category": {"$ref": "#/components/schemas/Category"}
         }
       },
+      "CombinedSearchRequest": {
+        "type": "object", "required": ["terms"], "additionalProperties": false,
+        "properties": {
+          "terms": {"type": "array", "minItems": 1, "maxItems": 16, "items": {
+            "type": "object", "additionalProperties": false, "description": "Exactly one of text, id, embedding",
+            "properties": {
+              "text": {"type": "string", "minLength": 1},
+              "id": {"type": "integer", "format": "int64", "minimum": 0, "description": "An indexed image; left out of the results"},
+              "embedding": {"type": "array", "items": {"type": "number"}},
+              "weight": {"type": "number", "default": 1, "description": "Finite, not 0; negative subtracts"}}}},
+          "k": {"$ref": "#/components/schemas/K"},
+          "offset": {"$ref": "#/components/schemas/Offset"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: 0.25 (text) when any term is text, else 0.95 (image); the response's min_score_rule says which"},
+          "category": {"$ref": "#/components/schemas/Category"}
+        }
+      },
       "ImageSearchForm": {
         "type": "object", "required": ["file"], "additionalProperties": false,
         "properties": {
@@ -117,8 +133,10 @@ constexpr const char* kDocument = R"json({
           "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchHit"}},
           "took_ms": {"type": "number"},
           "min_score": {"type": "number", "description": "The threshold that was applied"},
+          "min_score_rule": {"type": "string", "description": "combined only: why that threshold (given, the text default as a term is text, or the image default)"},
           "query": {"type": "object", "required": ["type", "k", "offset", "category"], "properties": {
-            "type": {"type": "string", "enum": ["text", "image", "similar", "embedding"]},
+            "type": {"type": "string", "enum": ["text", "image", "similar", "embedding", "combined"]},
+            "terms": {"type": "integer", "description": "combined only: how many terms"},
             "k": {"type": "integer"},
             "offset": {"type": "integer"},
             "category": {"type": "string", "nullable": true},

@@ -124,6 +124,24 @@ const Route kRoutes[] = {
          "500": {"$ref": "#/components/responses/Internal"}
        }
      })json"},
+    {"/api/search/combined", Method::kPost, BodyKind::kJson, &RouterOptions::max_json_bytes,
+     kSearchScope, "search.combined",
+     [](const RouteContext& c) { return handle_search_combined(c.backend, c.options, c.request); },
+     R"json({
+       "summary": "Images closest to a weighted sum of texts, indexed images and embeddings", "operationId": "searchCombined",
+       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CombinedSearchRequest"}}}},
+       "responses": {
+         "200": {"$ref": "#/components/responses/SearchResults"},
+         "400": {"$ref": "#/components/responses/BadRequest"},
+         "401": {"$ref": "#/components/responses/Unauthorized"},
+         "404": {"$ref": "#/components/responses/NotFound"},
+         "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+         "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+         "500": {"$ref": "#/components/responses/Internal"},
+         "503": {"$ref": "#/components/responses/Unavailable"}
+       }
+     })json"},
     {"/api/images/{id}", Method::kGet, BodyKind::kNone, nullptr, kImagesScope, "image.open",
      [](const RouteContext& c) {
        return handle_image(c.backend, c.options, c.param("id"), c.thumbnails);

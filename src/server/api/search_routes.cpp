@@ -21,6 +21,8 @@ constexpr std::string_view kFieldsText[] = {"query", "k", "offset", "min_score",
 constexpr std::string_view kFieldsSimilar[] = {"id", "k", "offset", "min_score", "category"};
 constexpr std::string_view kFieldsEmbedding[] = {"embedding", "k", "offset", "min_score",
                                                  "category"};
+constexpr std::string_view kFieldsCombined[] = {"terms", "k", "offset", "min_score", "category"};
+constexpr std::string_view kTermFields[] = {"text", "id", "embedding", "weight"};
 constexpr std::string_view kFieldsImage[] = {"file", "k", "offset", "min_score", "category"};
 
 std::string join(std::span<const std::string_view> names) {
@@ -299,6 +301,108 @@ HttpResponse handle_search_embedding(const SearchBackend& backend, const RouterO
   HttpResponse response = search_result(result, SearchQueryEcho::of("embedding", search));
   audit_search(response, "search.embedding", search, &result);
   response.audit.add("dim", static_cast<int64_t>(embedding->size()));
+  return response;
+}
+
+// One element of "terms": {"text"|"id"|"embedding": ..., "weight": w (default 1)}.
+StatusOr<QueryTerm> read_term(const json& value, size_t index, const SearchBackend& backend,
+                              const RouterOptions& options) {
+  const std::string name = "terms[" + std::to_string(index) + "]";
+  if (!value.is_object()) {
+    return Status::invalid_argument(name + " must be an object, got " + shown(value));
+  }
+  int sources = 0;
+  for (const auto& item : value.items()) {
+    if (std::find(std::begin(kTermFields), std::end(kTermFields), item.key()) ==
+        std::end(kTermFields)) {
+      return Status::invalid_argument(name + ": unknown field '" + clip_for_message(item.key()) +
+                                      "'; allowed fields: " + join(kTermFields));
+    }
+    if (item.key() != "weight") ++sources;
+  }
+  if (sources != 1) {
+    return Status::invalid_argument(name + " must have exactly one of text, id, embedding");
+  }
+  QueryTerm term;
+  if (auto it = value.find("weight"); it != value.end()) {
+    const double w = it->is_number() ? it->get<double>() : NAN;
+    if (!std::isfinite(static_cast<float>(w)) || w == 0.0) {
+      return Status::invalid_argument(name + ".weight must be a finite number other than 0, got " +
+                                      shown(*it));
+    }
+    term.weight = static_cast<float>(w);
+  }
+  if (auto it = value.find("text"); it != value.end()) {
+    if (!it->is_string()) {
+      return Status::invalid_argument(name + ".text must be a string, got " + shown(*it));
+    }
+    term.kind = QueryTerm::Kind::kText;
+    term.text = it->get<std::string>();
+    if (std::all_of(term.text.begin(), term.text.end(),
+                    [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+      return Status::invalid_argument(name + ".text must not be empty");
+    }
+    if (utf8_length(term.text) > options.max_query_chars) {
+      return Status::invalid_argument(name + ".text is longer than " +
+                                      std::to_string(options.max_query_chars) + " characters");
+    }
+  } else if (auto it = value.find("id"); it != value.end()) {
+    if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
+      return Status::invalid_argument(name + ".id must be a non-negative integer, got " +
+                                      shown(*it));
+    }
+    if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(INT64_MAX)) {
+      return Status::not_found(name + ": no image with id " + shown(*it));
+    }
+    term.kind = QueryTerm::Kind::kId;
+    term.id = it->get<int64_t>();
+  } else {
+    term.kind = QueryTerm::Kind::kEmbedding;
+    XRS_ASSIGN_OR_RETURN(term.embedding, read_embedding(value["embedding"], name + ".embedding",
+                                                        backend.info().dim));
+  }
+  return term;
+}
+
+HttpResponse handle_search_combined(const SearchBackend& backend, const RouterOptions& options,
+                                    const HttpRequest& request) {
+  auto body = parse_json_object(request, options, kFieldsCombined);
+  if (!body.is_ok()) return error_response(body.status());
+  auto it = body->find("terms");
+  if (it == body->end() || it->is_null()) {
+    return error_response(Status::invalid_argument(
+        "missing field 'terms' (an array of {\"text\"|\"id\"|\"embedding\", \"weight\"})"));
+  }
+  if (!it->is_array()) {
+    return error_response(
+        Status::invalid_argument("terms must be an array of objects, got " + shown(*it)));
+  }
+  if (it->empty()) {
+    return error_response(
+        Status::invalid_argument("the combination is empty: give at least one term"));
+  }
+  if (it->size() > kMaxTerms) {
+    return error_response(Status::invalid_argument("terms has " + std::to_string(it->size()) +
+                                                   " terms; the limit is " +
+                                                   std::to_string(kMaxTerms)));
+  }
+  std::vector<QueryTerm> terms;
+  for (size_t i = 0; i < it->size(); ++i) {
+    auto term = read_term((*it)[i], i, backend, options);
+    if (!term.is_ok()) return error_response(term.status());
+    terms.push_back(std::move(term).value());
+  }
+  SearchOptions search;
+  if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
+  const auto result = backend.search_combined(terms, search);
+  SearchQueryEcho echo = SearchQueryEcho::of("combined", search);
+  echo.terms = terms.size();
+  HttpResponse response = search_result(result, echo);
+  audit_search(response, "search.combined", search, &result);
+  response.audit.add("terms", static_cast<int64_t>(terms.size()));
+  int64_t texts = 0;
+  for (const QueryTerm& t : terms) texts += t.kind == QueryTerm::Kind::kText;
+  response.audit.add("text_terms", texts);
   return response;
 }
 
