@@ -45,6 +45,10 @@
     detailSource: $('detail-source'),
     detailOriginal: $('detail-original'),
     detailSimilar: $('detail-similar'),
+    detailCombine: $('detail-combine'),
+    comboTerms: $('combo-terms'),
+    comboAddText: $('combo-add-text'),
+    comboSearch: $('combo-search'),
     detailClose: $('detail-close'),
   };
 
@@ -56,6 +60,7 @@
     last: null,            // the last search: { label, run(options) }
     lastOptions: null,     // the options it ran with (k, category, min_score): "more results" reuses them
     hits: [],
+    combo: [],             // terms of the combined query: { text | id, label, weight }
     seq: 0,                // answers to superseded searches are dropped
     opener: null,          // the result button that opened the dialog
     blobUrls: [],          // thumbnails fetched with a token
@@ -204,6 +209,62 @@
     };
   }
 
+  // ---- combined queries ----------------------------------------------------------------------
+
+  function renderCombo() {
+    el.comboTerms.replaceChildren();
+    state.combo.forEach((term, index) => {
+      const item = document.createElement('li');
+      const label = document.createElement('span');
+      label.className = 'combo-label';
+      label.textContent = term.text !== undefined ? `“${term.text}”` : `image ${term.label}`;
+      const weight = document.createElement('input');
+      weight.type = 'number';
+      weight.step = '0.5';
+      weight.value = String(term.weight);
+      weight.className = 'combo-weight';
+      weight.setAttribute('aria-label', `Weight of ${label.textContent}`);
+      weight.addEventListener('change', () => { term.weight = Number(weight.value); });
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'btn combo-remove';
+      remove.textContent = '×';
+      remove.setAttribute('aria-label', `Remove ${label.textContent}`);
+      remove.addEventListener('click', () => { state.combo.splice(index, 1); renderCombo(); });
+      item.append(label, weight, remove);
+      el.comboTerms.append(item);
+    });
+    el.comboSearch.disabled = state.combo.length === 0;
+  }
+
+  function addComboTerm(term) {
+    if (state.combo.length >= 16) {
+      showError('A combination has at most 16 terms.');
+      return;
+    }
+    state.combo.push({ weight: 1, ...term });
+    renderCombo();
+  }
+
+  function combinedSearch() {
+    const terms = state.combo.map((t) => (t.text !== undefined
+      ? { text: t.text, weight: t.weight } : { id: t.id, weight: t.weight }));
+    return {
+      label: `a combination of ${plural(terms.length, 'term')}`,
+      run: (options) => postJson('/api/search/combined', { terms, ...options }),
+    };
+  }
+
+  el.comboAddText.addEventListener('click', () => {
+    const text = el.textQuery.value.trim();
+    if (!text) {
+      el.textQuery.focus();
+      return;
+    }
+    addComboTerm({ text });
+  });
+  el.comboSearch.addEventListener('click', () => runSearch(combinedSearch()));
+
   async function runSearch(search) {
     state.last = search;
     state.lastOptions = searchOptions();
@@ -302,7 +363,8 @@
     const where = category ? ` in ${category}` : '';
     el.summary.textContent =
       `${plural(state.hits.length, 'result')} for ${search.label}${where} · ` +
-      `minimum score ${formatScore(data.min_score)} · ` +
+      `minimum score ${formatScore(data.min_score)}` +
+      `${data.min_score_rule ? ` (${data.min_score_rule})` : ''} · ` +
       `${data.took_ms < 1 ? '<1' : Math.round(data.took_ms)} ms`;
   }
 
@@ -395,6 +457,10 @@
     // Opening the file in a new tab cannot carry a token; without one it is a plain link.
     el.detailOriginal.hidden = Boolean(state.token);
     el.detailOriginal.href = hit.url;
+    el.detailCombine.onclick = () => {
+      addComboTerm({ id: hit.id, label: hit.image_name });
+      el.dialog.close();
+    };
     el.detailSimilar.onclick = () => {
       el.dialog.close();
       runSearch(similarSearch(hit));

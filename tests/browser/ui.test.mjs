@@ -186,6 +186,32 @@ test('more results appends the next page, ranks continuing without repeats', asy
   await shot(page, 'desktop-more-results');
 });
 
+test('a combination of a text and a subtracted indexed image', async (t) => {
+  const page = await openUi(t);
+  await page.fill('#min-score', '-1');
+  await page.fill('#text-query', 'hand radiograph');
+  await page.click('#combo-add-text');
+  await textSearch(page, 'hand radiograph');
+  const first = page.locator('#result-grid .result').first();
+  const firstLabel = await first.getAttribute('aria-label');
+  await first.click();
+  await page.click('#detail-combine');
+  assert.equal(await page.locator('#combo-terms li').count(), 2);
+  await page.locator('#combo-terms .combo-weight').nth(1).fill('-1');
+  await page.locator('#combo-terms .combo-weight').nth(1).dispatchEvent('change');
+  await page.click('#combo-search');
+  await waitForSearch(page);
+  await page.waitForFunction(() => /combination of 2 terms/.test(document.getElementById('result-summary').textContent));
+  assert.ok(await resultCount(page) > 0);
+  const name = firstLabel.split(': ')[1].split(',')[0];
+  const labels = await page.locator('#result-grid .result').evaluateAll(
+    (buttons) => buttons.map((b) => b.getAttribute('aria-label')));
+  assert.ok(labels.every((l) => !l.includes(`: ${name},`)), 'the image term is left out');
+  await page.click('#combo-terms .combo-remove >> nth=0');
+  assert.equal(await page.locator('#combo-terms li').count(), 1);
+  await shot(page, 'desktop-combination');
+});
+
 test('the category filter filters', async (t) => {
   const page = await openUi(t);
   await page.fill('#min-score', '-1');
