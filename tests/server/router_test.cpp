@@ -223,6 +223,7 @@ TEST_F(RouterTest, OpenApiDescribesEveryRoute) {
       {"/{file}", "get"},
       {"/api/health", "get"},
       {"/api/openapi.json", "get"},
+      {"/metrics", "get"},
       {"/api/search/text", "post"},
       {"/api/search/image", "post"},
       {"/api/search/similar", "post"},

@@ -3,6 +3,8 @@
 
 #include "server/api/handlers.h"
 
+#include "server/api/metrics.h"
+
 namespace xrs::api {
 
 HttpResponse json_response(const nlohmann::json& body, int status) {
@@ -15,6 +17,15 @@ HttpResponse json_text_response(std::string body, int status) {
   response.status = status;
   response.content_type = "application/json";
   response.body = std::move(body);
+  response.set_header("Cache-Control", "no-store");
+  return response;
+}
+
+HttpResponse handle_metrics(const SearchBackend& backend, const Metrics* metrics) {
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = metrics != nullptr ? metrics->render(backend.info()) : std::string();
   response.set_header("Cache-Control", "no-store");
   return response;
 }

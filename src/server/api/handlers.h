@@ -35,6 +35,9 @@ HttpResponse json_text_response(std::string body, int status = 200);
 HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& options,
                            const HttpRequest& request);
 HttpResponse handle_openapi(const RouterOptions& options);
+// GET /metrics: the Prometheus text exposition of `metrics` (api/metrics.h).
+class Metrics;
+HttpResponse handle_metrics(const SearchBackend& backend, const Metrics* metrics);
 HttpResponse handle_search_text(const SearchBackend& backend, const RouterOptions& options,
                                 const HttpRequest& request);
 HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptions& options,

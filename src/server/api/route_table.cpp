@@ -56,6 +56,15 @@ const Route kRoutes[] = {
          "401": {"$ref": "#/components/responses/Unauthorized"}
        }
      })json"},
+    {"/metrics", Method::kGet, BodyKind::kNone, nullptr, kAnyToken, "",
+     [](const RouteContext& c) { return handle_metrics(c.backend, c.metrics); },
+     R"json({
+       "summary": "Prometheus metrics (text format 0.0.4): requests by route and status, search latency histograms by query type, upload bytes, index size, model", "operationId": "metrics",
+       "responses": {
+         "200": {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}},
+         "401": {"$ref": "#/components/responses/Unauthorized"}
+       }
+     })json"},
     {"/api/search/text", Method::kPost, BodyKind::kJson, &RouterOptions::max_json_bytes,
      kSearchScope, "search.text",
      [](const RouteContext& c) { return handle_search_text(c.backend, c.options, c.request); },

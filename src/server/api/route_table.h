@@ -57,12 +57,15 @@ inline constexpr Access kAdminScope{true, security::scope_bit(security::Scope::k
 using PathParams = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // What a handler gets: the backend, the router's options, the request and its path parameters.
+class Metrics;
+
 struct RouteContext {
   const SearchBackend& backend;
   const RouterOptions& options;
   const HttpRequest& request;
   const PathParams& params;
   ThumbnailCache* thumbnails;  // may be null (no preview cache)
+  const Metrics* metrics;      // may be null (no /metrics)
 
   // The parameter called `name` (the route's pattern has it; empty otherwise).
   std::string_view param(std::string_view name) const;

@@ -7,6 +7,7 @@
 
 #include "core/strings.h"
 #include "server/api/handlers.h"
+#include "server/api/metrics.h"
 
 namespace xrs {
 namespace {
@@ -51,7 +52,7 @@ bool auth_enabled(const RouterOptions& options) {
 }
 
 ApiRouter::ApiRouter(const SearchBackend& backend, RouterOptions options)
-    : backend_(backend), options_(std::move(options)) {
+    : backend_(backend), options_(std::move(options)), metrics_(std::make_unique<api::Metrics>()) {
   if (options_.preview_cache_bytes > 0) {
     thumbnails_ = std::make_unique<api::ThumbnailCache>(options_.preview_cache_bytes);
   }
@@ -90,6 +91,7 @@ void ApiRouter::audit(const HttpRequest& request, const api::Route* route,
 HttpResponse ApiRouter::reject(const HttpRequest& request, const api::Route* route,
                                HttpResponse response) const {
   add_security_headers(response);
+  metrics_->record(route != nullptr ? route->path : "unmatched", response.status, -1, 0);
   audit(request, route, response);
   return response;
 }
@@ -189,11 +191,12 @@ size_t ApiRouter::body_limit(const Admission& admission) const {
 
 HttpResponse ApiRouter::serve(const HttpRequest& request, const Admission& admission) const {
   HttpResponse response;
+  const auto start = std::chrono::steady_clock::now();
   // The edge of the module: nothing thrown below (bad_alloc, a JSON library surprise) may escape
   // as anything but a 500.
   try {
-    const api::RouteContext context{backend_, options_, request, admission.params,
-                                    thumbnails_.get()};
+    const api::RouteContext context{backend_,         options_,          request,
+                                    admission.params, thumbnails_.get(), metrics_.get()};
     response = admission.route->handler(context);
   } catch (const std::exception& e) {
     response = error_response(500, "internal", std::string("internal error: ") + e.what());
@@ -202,6 +205,13 @@ HttpResponse ApiRouter::serve(const HttpRequest& request, const Admission& admis
   }
   add_security_headers(response);
   audit(request, admission.route, response);
+  size_t upload = 0;
+  if (admission.route->body == api::BodyKind::kMultipart) {
+    for (const FormPart& part : request.form) upload += part.content.size();
+  }
+  metrics_->record(admission.route->path, response.status,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                   upload);
   return response;
 }
 

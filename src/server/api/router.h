@@ -15,6 +15,8 @@
 // 429 with Retry-After past them. Requests to audited routes (Route::audit), and every 401, 403
 // and 429, are written to the audit log when there is one.
 //
+// Every response is counted in the metrics (GET /metrics, api/metrics.h).
+//
 // Thread-safety: all methods are const and may be called from many threads at once; the preview
 // cache and the rate limiter inside are guarded by their own mutexes. The backend must outlive
 // the router.
@@ -109,6 +111,7 @@ class ApiRouter {
   std::unique_ptr<api::ThumbnailCache> thumbnails_;
   security::Authenticator auth_;  // api_token and tokens together
   std::unique_ptr<security::RateLimiter> limiter_;
+  std::unique_ptr<api::Metrics> metrics_;  // GET /metrics
 };
 
 }  // namespace xrs
