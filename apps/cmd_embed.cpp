@@ -1,5 +1,7 @@
 // xray-search embed --model M [--image FILE]... [--text Q]...
-// One JSON line per input, images first then texts, each with its L2-normalised embedding.
+// One JSON line per input, images first then texts, each with its L2-normalised embedding. An
+// image that cannot be decoded (or crashes the decoder, imaging/decoder_pool.h) gets an error
+// line on stderr instead; the others are still embedded and the exit status is 1.
 #include <memory>
 #include <vector>
 
@@ -35,14 +37,25 @@ int run_embed(const EmbedOptions& o) {
   const size_t per_image = size_t(3) * h.image_size * h.image_size;
 
   std::vector<float> pixels(per_image * o.images.size());
-  for (size_t i = 0; i < o.images.size(); ++i) {
-    StatusOr<Image> image = decode_image_file(o.images[i]);
-    if (!image.is_ok()) return report_error(image.status());
-    Status s = clip_preprocess(*image, m.preprocess_config(), {&pixels[per_image * i], per_image});
-    if (!s.is_ok()) return report_error(s.with_context(o.images[i]));
+  std::vector<std::string> embedded;  // the images that decoded, in order
+  int failed = 0;
+  for (const std::string& path : o.images) {
+    StatusOr<Image> image = decode_image_file(path);
+    Status s = image.is_ok() ? clip_preprocess(*image, m.preprocess_config(),
+                                               {&pixels[per_image * embedded.size()], per_image})
+                                   .with_context(path)
+                             : image.status();
+    if (!s.is_ok()) {
+      report_error(s);
+      ++failed;
+      continue;
+    }
+    embedded.push_back(path);
   }
-  std::vector<float> image_out(o.images.size() * h.embed_dim);
-  Status s = m.encode_images(pixels, static_cast<int>(o.images.size()), image_out);
+  const int n_images = static_cast<int>(embedded.size());
+  pixels.resize(per_image * embedded.size());
+  std::vector<float> image_out(embedded.size() * h.embed_dim);
+  Status s = n_images > 0 ? m.encode_images(pixels, n_images, image_out) : Status::ok();
   if (!s.is_ok()) return report_error(s);
 
   std::vector<int32_t> tokens;
@@ -59,15 +72,15 @@ int run_embed(const EmbedOptions& o) {
   s = m.encode_texts(tokens, static_cast<int>(o.texts.size()), text_out);
   if (!s.is_ok()) return report_error(s);
 
-  l2_normalize_rows(image_out.data(), static_cast<int>(o.images.size()), h.embed_dim);
+  l2_normalize_rows(image_out.data(), n_images, h.embed_dim);
   l2_normalize_rows(text_out.data(), static_cast<int>(o.texts.size()), h.embed_dim);
-  for (size_t i = 0; i < o.images.size(); ++i) {
-    print_json(embedding_line("image", o.images[i], &image_out[i * h.embed_dim], h.embed_dim));
+  for (size_t i = 0; i < embedded.size(); ++i) {
+    print_json(embedding_line("image", embedded[i], &image_out[i * h.embed_dim], h.embed_dim));
   }
   for (size_t i = 0; i < o.texts.size(); ++i) {
     print_json(embedding_line("text", o.texts[i], &text_out[i * h.embed_dim], h.embed_dim));
   }
-  return kExitOk;
+  return failed > 0 ? kExitFailure : kExitOk;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Fuzz target: the image decoders (imaging/decode.h probe_image and decode_image): PNG, JPEG and
-// DICOM, chosen by sniffing the content.
+// Fuzz target: the image decoders (imaging/decode.h probe_image and decode_image_in_process): PNG,
+// JPEG and DICOM, chosen by sniffing the content.
 //
 // Input: image file bytes. The window mode (4 choices) and whether multi-frame DICOM is accepted
 // are taken from the input's length, so that every input is decoded one reproducible way.
@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const xrs::ImageFileType sniffed = xrs::sniff_image_type(bytes);
   const auto info = xrs::probe_image(bytes, limits);
-  const auto image = xrs::decode_image(bytes, options);
+  const auto image = xrs::decode_image_in_process(bytes, options);
   xrs::fuzz::note(
       "probe: " + (info.is_ok() ? describe(*info) : info.status().to_string()) + "; decode: " +
       (image.is_ok() ? std::to_string(image->width) + "x" + std::to_string(image->height) + " " +

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "core/file_util.h"
+#include "imaging/decoder_pool.h"
 #include "imaging/dicom.h"
 #include "imaging/jpeg_decode.h"
 #include "imaging/png_decode.h"
@@ -114,7 +115,8 @@ StatusOr<ImageInfo> probe_image(std::span<const uint8_t> bytes, const DecodeLimi
   return unrecognised(bytes);
 }
 
-StatusOr<Image> decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+StatusOr<Image> decode_image_in_process(std::span<const uint8_t> bytes,
+                                        const DecodeOptions& options) {
   switch (sniff_image_type(bytes)) {
     case ImageFileType::kPng: {
       XRS_ASSIGN_OR_RETURN(auto decoded, decode_png(bytes, options.limits));
@@ -132,6 +134,15 @@ StatusOr<Image> decode_image(std::span<const uint8_t> bytes, const DecodeOptions
       break;
   }
   return unrecognised(bytes);
+}
+
+bool is_decoder_failure(const Status& status) {
+  return !status.is_ok() && status.message().find(kDecoderFailureMarker) != std::string::npos;
+}
+
+StatusOr<Image> decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  if (sniff_image_type(bytes) == ImageFileType::kUnknown) return unrecognised(bytes);
+  return default_decoder_pool().decode(bytes, options);
 }
 
 StatusOr<Image> decode_image_file(const std::string& path, const DecodeOptions& options) {

@@ -21,8 +21,8 @@
 //   kCorruption         truncated or damaged PNG/JPEG data ("truncated PNG: ...")
 //   kResourceExhausted  the header's size is above DecodeLimits, found before any pixel memory
 //                       is allocated
-// Docs: docs/IMAGING.md ("Decoding and CLIP preprocessing"). Pure functions: safe from any
-// thread.
+// Docs: docs/IMAGING.md ("Decoding and CLIP preprocessing", "Containing the codecs"). Safe
+// from any thread.
 #pragma once
 
 #include <cstdint>
@@ -85,9 +85,25 @@ struct ImageInfo {
 // still fail to decode (damaged pixel data).
 StatusOr<ImageInfo> probe_image(std::span<const uint8_t> bytes, const DecodeLimits& limits = {});
 
+// Decodes in a worker process (decoder_pool.h, default_decoder_pool()): a crash, abort, hang or
+// memory blow-up of a codec on these bytes becomes an error Status for this image (its message
+// contains kDecoderFailureMarker) and the calling process goes on. Bytes of no known format are
+// refused here without a round trip. This is the decoder every caller uses for bytes it did not
+// write itself (files of a dataset, uploads, downloads).
 StatusOr<Image> decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options = {});
 
-// Reads (memory-maps) and decodes a file; error messages start with the path.
+// Reads (memory-maps) and decodes a file through decode_image; error messages start with the
+// path.
 StatusOr<Image> decode_image_file(const std::string& path, const DecodeOptions& options = {});
+
+// Part of the message of every contained decoder failure (the worker crashed, exited, timed out
+// or hit its memory limit: decoder_pool.h), and the test for it. The upload route answers 422.
+inline constexpr char kDecoderFailureMarker[] = "the image decoder ";
+bool is_decoder_failure(const Status& status);
+
+// The decoders themselves, in this process: what the worker process runs, and what the fuzz
+// targets call (for coverage). Anything else must use decode_image: a codec may abort().
+StatusOr<Image> decode_image_in_process(std::span<const uint8_t> bytes,
+                                        const DecodeOptions& options = {});
 
 }  // namespace xrs

@@ -154,6 +154,7 @@ constexpr const char* kDocument = R"json({
       "MethodNotAllowed": {"description": "Wrong method; the Allow header lists the right ones", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "PayloadTooLarge": {"description": "Body, upload or image dimensions over the limit", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "UnsupportedMediaType": {"description": "Wrong Content-Type, compressed body, or an image format that is not read (GIF, TIFF, ...)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "UnprocessableImage": {"description": "The uploaded image made the image decoder crash, time out or exceed its memory limit (the decoder runs in a separate process; the server goes on)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Internal": {"description": "A server-side failure", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unavailable": {"description": "The server cannot run this kind of query now (e.g. no tokenizer for text)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     }

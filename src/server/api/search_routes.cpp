@@ -458,9 +458,14 @@ HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptio
   const bool about_upload = code == StatusCode::kInvalidArgument ||
                             code == StatusCode::kCorruption || code == StatusCode::kUnsupported ||
                             code == StatusCode::kResourceExhausted;
-  HttpResponse response = about_upload
-                              ? error_response(result.status().with_context(name))
-                              : search_result(result, SearchQueryEcho::of("image", search));
+  HttpResponse response =
+      // The decoder process crashed, hung or ran out of memory on it (imaging/decoder_pool.h):
+      // 422, the upload cannot be processed; the server itself is unharmed.
+      is_decoder_failure(result.status())
+          ? error_response(422, "image_decoder_failed",
+                           result.status().with_context(name).message())
+      : about_upload ? error_response(result.status().with_context(name))
+                     : search_result(result, SearchQueryEcho::of("image", search));
   response.log_detail = "upload_bytes=" + std::to_string(file->content.size());
   // The upload's type and size only: never its name (it may be a patient's) or its bytes.
   audit_search(response, "search.image", search, &result);
