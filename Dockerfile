@@ -19,8 +19,8 @@ COPY . .
 ARG XRS_CMAKE_FLAGS="-DXRS_AVX2=ON"
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DXRS_BUILD_TESTS=OFF -DXRS_BUILD_BENCH=OFF ${XRS_CMAKE_FLAGS} \
-    && cmake --build /build --target xray-search \
-    && strip /build/apps/xray-search
+    && cmake --build /build --target xray-search xray-search-decoder \
+    && strip /build/apps/xray-search /build/apps/xray-search-decoder
 
 # ---- runtime -----------------------------------------------------------------------------------
 FROM debian:12-slim AS runtime
@@ -33,6 +33,9 @@ RUN apt-get update \
         ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/apps/xray-search /usr/local/bin/xray-search
+# The image decoder worker (docs/IMAGING.md, "Containing the codecs"): xray-search looks for it
+# next to itself. Its libraries are a subset of xray-search's.
+COPY --from=build /build/apps/xray-search-decoder /usr/local/bin/xray-search-decoder
 # The model `index`, `embed` and `bench` use when --model is not given.
 ENV XRAY_MODEL=/models/ViT-B-32
 RUN useradd --system --uid 10001 --create-home --home-dir /home/xray xray \

@@ -5,9 +5,9 @@
 // worker process, `xray-search-decoder`, and a failure of that process becomes an error Status
 // for that one image; the caller's process goes on.
 //
-// The worker (apps/decoder/, decoder_worker_main below) reads length-prefixed requests (image
-// bytes + DecodeOptions) on a socket and answers each with a Status or the decoded 8-bit Image,
-// until end of file. It runs under an address-space limit (RLIMIT_AS, DecoderPoolOptions::
+// The worker (apps/decoder/main.cpp, run_decoder_worker below) reads length-prefixed requests
+// (image bytes + DecodeOptions) on a socket and answers each with a Status or the decoded 8-bit
+// Image, until end of file. It runs under an address-space limit (RLIMIT_AS, DecoderPoolOptions::
 // memory_limit_mib), with core dumps off, in its own process group (a terminal's Ctrl-C goes to
 // the command only), and exits when its socket closes (the parent ended), even in the middle of
 // a decode: a watchdog thread polls the socket for the peer's hang-up.
@@ -113,7 +113,9 @@ DecoderPool& default_decoder_pool();
 // The worker program's path, or kFailedPrecondition naming every place looked at.
 StatusOr<std::string> locate_decoder();
 
-// main() of xray-search-decoder: serves requests on file descriptor 3 until end of file.
-int decoder_worker_main(int argc, char** argv);
+// The worker's loop (xray-search-decoder's main calls it with fd 3): applies the limits, then
+// serves requests on `fd` until end of file (OK) or a broken request or socket (the error).
+inline constexpr int kDecoderWorkerFd = 3;
+Status run_decoder_worker(int fd, uint64_t memory_limit_mib);
 
 }  // namespace xrs

@@ -1,4 +1,5 @@
-// xray-search-decoder's loop (decoder_pool.h): requests on fd 3, decode_image_in_process, answers.
+// xray-search-decoder's loop (decoder_pool.h): requests on a socket, decode_image_in_process,
+// answers.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -7,8 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -31,8 +30,6 @@
 
 namespace xrs {
 namespace {
-
-constexpr int kFd = 3;
 
 // false on end of file or error.
 bool read_all(int fd, void* data, size_t size, bool* at_start_eof = nullptr) {
@@ -97,7 +94,7 @@ void act_out_test_fault(const std::vector<uint8_t>& bytes) {
   }
 }
 
-void apply_limits(uint64_t memory_limit_mib) {
+Status apply_limits(uint64_t memory_limit_mib) {
   rlimit core{0, 0};
   ::setrlimit(RLIMIT_CORE, &core);
 #ifndef XRS_DECODER_ASAN
@@ -105,46 +102,32 @@ void apply_limits(uint64_t memory_limit_mib) {
     const rlim_t bytes = rlim_t(memory_limit_mib) << 20;
     rlimit as{bytes, bytes};
     if (::setrlimit(RLIMIT_AS, &as) != 0) {
-      std::fprintf(stderr, "xray-search-decoder: cannot set the memory limit: %s\n",
-                   std::strerror(errno));
+      return Status::io_error(std::string("cannot set the memory limit (RLIMIT_AS): ") +
+                              std::strerror(errno));
     }
   }
 #else
   (void)memory_limit_mib;
 #endif
+  return Status::ok();
 }
 
 }  // namespace
 
-int decoder_worker_main(int argc, char** argv) {
-  uint64_t memory_limit_mib = 4096;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--memory-limit-mib" && i + 1 < argc) {
-      const char* v = argv[++i];
-      auto [ptr, ec] = std::from_chars(v, v + std::strlen(v), memory_limit_mib);
-      if (ec != std::errc() || *ptr != '\0') {
-        std::fprintf(stderr, "xray-search-decoder: bad --memory-limit-mib '%s'\n", v);
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "xray-search-decoder: unknown argument '%s'\n", argv[i]);
-      return 2;
-    }
-  }
-  if (::fcntl(kFd, F_GETFD) < 0) {
-    std::fprintf(stderr,
-                 "xray-search-decoder decodes images for xray-search, which starts it with a "
-                 "socket on file descriptor 3; it is not run by hand (docs/IMAGING.md)\n");
-    return 2;
+Status run_decoder_worker(int fd, uint64_t memory_limit_mib) {
+  if (::fcntl(fd, F_GETFD) < 0) {
+    return Status::failed_precondition(
+        "no socket on file descriptor " + std::to_string(fd) +
+        ": xray-search-decoder decodes images for xray-search, which starts it; it is not run by "
+        "hand (docs/IMAGING.md, \"Containing the codecs\")");
   }
   ::signal(SIGPIPE, SIG_IGN);
-  apply_limits(memory_limit_mib);
+  XRS_RETURN_IF_ERROR(apply_limits(memory_limit_mib));
   // The parent gone (its end of the socket closed) ends this process even in the middle of a
   // decode that would never finish.
-  std::thread([] {
+  std::thread([fd] {
     for (;;) {
-      pollfd p{kFd, POLLRDHUP, 0};
+      pollfd p{fd, POLLRDHUP, 0};
       const int rc = ::poll(&p, 1, -1);
       if (rc > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) std::_Exit(0);
       if (rc < 0 && errno != EINTR) std::_Exit(0);
@@ -154,15 +137,17 @@ int decoder_worker_main(int argc, char** argv) {
   for (;;) {
     decoder_wire::RequestHeader request;
     bool eof = false;
-    if (!read_all(kFd, &request, sizeof request, &eof)) return eof ? 0 : 1;
+    if (!read_all(fd, &request, sizeof request, &eof)) {
+      return eof ? Status::ok() : Status::io_error("the request ended early");
+    }
     if (request.magic != decoder_wire::kRequestMagic ||
         request.size > decoder_wire::kMaxRequestBytes) {
-      return 1;
+      return Status::corruption("a malformed request");
     }
     StatusOr<Image> image = Status::internal("not decoded");
     try {
       std::vector<uint8_t> bytes(request.size);
-      if (!read_all(kFd, bytes.data(), bytes.size())) return 1;
+      if (!read_all(fd, bytes.data(), bytes.size())) return Status::io_error("short request");
       act_out_test_fault(bytes);
       image = decode_image_in_process(bytes, decoder_wire::decode_options(request));
     } catch (const std::bad_alloc&) {
@@ -184,9 +169,11 @@ int decoder_worker_main(int argc, char** argv) {
       message = image.status().message().substr(0, decoder_wire::kMaxMessageBytes);
       response.message_size = message.size();
     }
-    if (!write_all(kFd, &response, sizeof response)) return 1;
-    if (!write_all(kFd, message.data(), message.size())) return 1;
-    if (image.is_ok() && !write_all(kFd, image->pixels.data(), image->pixels.size())) return 1;
+    if (!write_all(fd, &response, sizeof response) ||
+        !write_all(fd, message.data(), message.size()) ||
+        (image.is_ok() && !write_all(fd, image->pixels.data(), image->pixels.size()))) {
+      return Status::io_error(std::string("cannot answer: ") + std::strerror(errno));
+    }
   }
 }
 
