@@ -221,6 +221,13 @@ StatusOr<DecoderPool::Worker> DecoderPool::spawn() {
     return Status::io_error(std::string("cannot create a socket for the image decoder: ") +
                             std::strerror(errno));
   }
+  // Room for a whole typical request and answer in the socket (capped by the kernel's
+  // net.core.wmem_max / rmem_max): fewer round trips between the two processes.
+  for (int fd : sv) {
+    const int size = 8 << 20;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
   // The child's end above fd 3, so that dup2 onto 3 always makes a fresh descriptor (one
   // without close-on-exec).
   const int child_end = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
