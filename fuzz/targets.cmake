@@ -43,15 +43,34 @@ function(xrs_fuzz_executable name exe)
   target_link_libraries(${exe} PRIVATE ${XRS_FUZZ_LIBS_${name}})
   target_compile_definitions(${exe} PRIVATE XRS_SHARED_DIR="${XRS_SHARED_DIR}")
   xrs_set_target_options(${exe})
+  # The HTTP routes decode uploads and previews with decode_image, which runs the codecs in the
+  # decoder worker process (imaging/decoder_pool.h), found in the build tree: without it every
+  # upload would be a 422 and the routes behind a decode would go unfuzzed.
+  if(name STREQUAL "http" AND TARGET xray-search-decoder)
+    add_dependencies(${exe} xray-search-decoder)
+  endif()
 endfunction()
 
 # The binary seeds (DICOM, safetensors, TorchScript) are not committed: fuzz/make_seeds.py writes
 # every seed into the build folder at configure time (Debian's python3 with Pillow).
+# They are written again whenever make_seeds.py changes (a new regression reaches every existing
+# build folder at its next build): the script is a configure dependency, and a stamp holds the
+# hash of the version that wrote the folder.
 set(XRS_FUZZ_GENERATED_SEEDS ${PROJECT_BINARY_DIR}/fuzz-generated-seeds)
-if(NOT EXISTS ${XRS_FUZZ_GENERATED_SEEDS}/image)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${XRS_FUZZ_DIR}/make_seeds.py)
+file(SHA256 ${XRS_FUZZ_DIR}/make_seeds.py seeds_script_hash)
+set(seeds_stamp ${XRS_FUZZ_GENERATED_SEEDS}/.make_seeds.sha256)
+set(seeds_stamp_hash "")
+if(EXISTS ${seeds_stamp})
+  file(READ ${seeds_stamp} seeds_stamp_hash)
+endif()
+if(NOT seeds_stamp_hash STREQUAL seeds_script_hash)
+  file(REMOVE_RECURSE ${XRS_FUZZ_GENERATED_SEEDS})
   execute_process(COMMAND /usr/bin/python3 ${XRS_FUZZ_DIR}/make_seeds.py ${XRS_FUZZ_GENERATED_SEEDS}
                   RESULT_VARIABLE seeds_result OUTPUT_QUIET ERROR_QUIET)
-  if(NOT seeds_result EQUAL 0)
+  if(seeds_result EQUAL 0)
+    file(WRITE ${seeds_stamp} ${seeds_script_hash})
+  else()
     message(STATUS "fuzz seeds: make_seeds.py failed (python3-pil missing?); replaying the "
                    "committed seeds only")
   endif()
