@@ -24,7 +24,7 @@ import types
 import zipfile
 import zlib
 
-from PIL import Image
+from PIL import Image, features
 
 ROOT = (sys.argv[1] if len(sys.argv) > 1
         else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus"))
@@ -288,7 +288,8 @@ def dicom_element(tag, vr, value, explicit=True):
 
 
 def dicom(syntax, rows, cols, bits, photometric, pixel_data, extra=(), explicit=True,
-          encapsulated=False):
+          encapsulated=False, stored=None):
+    stored = bits if stored is None else stored
     meta = b"".join([
         dicom_element((2, 1), b"OB", b"\x00\x01"),
         dicom_element((2, 2), b"UI", b"1.2.840.10008.5.1.4.1.1.1"),
@@ -299,7 +300,7 @@ def dicom(syntax, rows, cols, bits, photometric, pixel_data, extra=(), explicit=
     elements = [((8, 0x60), b"CS", b"CR"), ((0x28, 2), b"US", us(1)),
                 ((0x28, 4), b"CS", photometric), ((0x28, 0x10), b"US", us(rows)),
                 ((0x28, 0x11), b"US", us(cols)), ((0x28, 0x100), b"US", us(bits)),
-                ((0x28, 0x101), b"US", us(bits)), ((0x28, 0x102), b"US", us(bits - 1)),
+                ((0x28, 0x101), b"US", us(stored)), ((0x28, 0x102), b"US", us(stored - 1)),
                 ((0x28, 0x103), b"US", us(0))] + list(extra)
     body = b"".join(dicom_element(t, vr, v, explicit) for t, vr, v in sorted(elements))
     if encapsulated:
@@ -360,6 +361,40 @@ def image_seeds():
     put("image", "jpeg_baseline.dcm", dicom(
         b"1.2.840.10008.1.2.4.50", 8, 16, 8, b"MONOCHROME2",
         pil_bytes(gradient("L", 16, 8), "JPEG", quality=90), encapsulated=True))
+    regression_seeds()
+
+
+# ---- regressions -------------------------------------------------------------------------------
+# Inputs with the structure of crashes that fuzzing (or reading a codec's source) found and that
+# are now refused, fixed or contained (docs/FUZZING.md, "From a finding to a regression"). Each is
+# replayed by the fuzz_replay_<target> test of every build and seeds both fuzzing modes. The
+# original finding is named; it is never committed.
+def regression_seeds():
+    jpeg8 = pil_bytes(gradient("L", 16, 8), "JPEG", quality=90)
+    # gdcmJPEGBITSCodec.hxx:782 (JPEG8Codec::DecodeByStreams, assert(0)): GDCM aborts when
+    # libjpeg warns while reading a JPEG header. A stuffed FF 00 between two marker segments is
+    # such a warning ("extraneous bytes before marker"); the header walk of dicom_format.cpp took
+    # 00 for a marker with a length (00 02) and let it through. Found reading GDCM's source for
+    # issue 8.
+    end = 4 + (jpeg8[4] << 8 | jpeg8[5])  # SOI, then the first segment (JFIF APP0)
+    put("image", "regression_gdcm_jpeg_stuffed_zero.dcm", dicom(
+        b"1.2.840.10008.1.2.4.51", 8, 16, 8, b"MONOCHROME2",
+        jpeg8[:end] + b"\xff\x00\x00\x02" + jpeg8[end:], encapsulated=True))
+    # gdcmJPEG2000Codec.cxx:792 (image->numcomps == PixelFormat samples per pixel): a JPEG 2000
+    # fragment in the JP2 file format (boxes around the codestream), whose codestream has three
+    # components while the DICOM header says one; the SIZ check of dicom_format.cpp only read bare
+    # codestreams. Found reading GDCM's source for issue 8. Pillow writes the JP2 file.
+    if features.check("jpg_2000"):
+        jp2 = pil_bytes(gradient("RGB", 16, 8), "JPEG2000", no_jp2=False)
+        put("image", "regression_gdcm_jp2_rgb.dcm", dicom(
+            b"1.2.840.10008.1.2.4.90", 8, 16, 8, b"MONOCHROME2", jp2, encapsulated=True))
+    # GDCM's JPEGLSCodec::Decode leaks the frame's compressed bytes when CharLS refuses them
+    # (fuzz_image, 40-minute campaign for issue 8: a 765-byte DICOM, JPEG-LS Lossless with a
+    # baseline JPEG stream and 7 bits stored). Upstream; suppressed in fuzz/lsan.supp and bounded
+    # in production by the decoder worker's memory limit. A JPEG stream under the JPEG-LS
+    # transfer syntax, as found.
+    put("image", "regression_gdcm_jpegls_leak.dcm", dicom(
+        b"1.2.840.10008.1.2.4.80", 8, 16, 8, b"MONOCHROME2", jpeg8, encapsulated=True, stored=7))
 
 
 # ---- tokenizer ---------------------------------------------------------------------------------

@@ -109,7 +109,11 @@ class Parser {
       pos_ += 8;
       return Status::ok();
     }
-    h.vr.assign(reinterpret_cast<const char*>(bytes_.data() + pos_ + 4), 2);
+    // Two bytes set one by one: assign(pointer, 2) trips GCC 12's -Wmaybe-uninitialized (a
+    // false positive) depending on what else this file inlines.
+    h.vr.resize(2);
+    h.vr[0] = char(bytes_[pos_ + 4]);
+    h.vr[1] = char(bytes_[pos_ + 5]);
     if (h.vr[0] < 'A' || h.vr[0] > 'Z' || h.vr[1] < 'A' || h.vr[1] > 'Z') {
       return corrupt(h, "has an invalid VR");
     }
@@ -315,6 +319,17 @@ StatusOr<std::optional<CodestreamHeader>> read_codestream_header(
     h.precision = (fragment[42] & 0x7f) + 1;
     return std::optional<CodestreamHeader>(h);
   }
+  // The JP2 file format's signature box (ISO 15444-1 I.5.1), which GDCM's JPEG 2000 codec
+  // accepts as well as a bare codestream. PS3.5 A.4.4 excludes it, and its boxes can give the
+  // decoded image other components than the codestream (a palette, channel definitions), which
+  // GDCM asserts against (gdcmJPEG2000Codec.cxx:792): refused before any of it is read.
+  static constexpr char kJp2Signature[] = "\0\0\0\x0cjP  \r\n\x87\n";
+  if (fragment.size() >= sizeof kJp2Signature - 1 &&
+      std::memcmp(fragment.data(), kJp2Signature, sizeof kJp2Signature - 1) == 0) {
+    return Status(StatusCode::kUnsupported,
+                  "DICOM: JPEG 2000 in a JP2 file (boxes around the codestream) is not supported: "
+                  "DICOM requires the bare codestream (PS3.5 A.4.4)");
+  }
   if (fragment.size() < 2 || fragment[0] != 0xff || fragment[1] != 0xd8) {
     return std::optional<CodestreamHeader>();
   }
@@ -329,6 +344,9 @@ StatusOr<std::optional<CodestreamHeader>> read_codestream_header(
     while (pos < fragment.size() && fragment[pos] == 0xff) ++pos;  // fill bytes
     if (pos + 3 > fragment.size()) return broken("JPEG ends before its first scan");
     const uint8_t marker = fragment[pos];
+    if (marker == 0x00) {  // libjpeg skips a stuffed FF 00 as bytes between segments, and warns
+      return broken("JPEG has a stuffed zero byte between marker segments");
+    }
     if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {  // TEM, RSTn: no length
       ++pos;
       continue;

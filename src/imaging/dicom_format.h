@@ -91,8 +91,8 @@ Status decode_dicom_rle(std::span<const uint8_t> fragment, size_t pixel_count, i
 // JPEG 2000 (SIZ). dicom.cpp compares it with the DICOM header before GDCM decodes anything,
 // because GDCM's JPEG 2000 path frees memory it does not own when the two disagree (seen under
 // ASan), and GDCM asserts when libjpeg warns while reading a JPEG header, so this walk refuses
-// what libjpeg would warn about (bytes between segments, unknown JFIF version or Adobe
-// transform).
+// what libjpeg would warn about (bytes between segments, a stuffed FF 00 among them, unknown JFIF
+// version or Adobe transform; gdcmJPEGBITSCodec.hxx:782 asserts on any such warning).
 struct CodestreamHeader {
   int width = 0;
   int height = 0;
@@ -102,7 +102,9 @@ struct CodestreamHeader {
 
 // Reads the header at the start of `fragment`; nullopt when the fragment does not start with a
 // JPEG SOI or JPEG 2000 SOC marker (a continuation fragment). Errors: kCorruption for a header
-// that is cut short or malformed, or a JPEG without a frame header before its first scan.
+// that is cut short or malformed, or a JPEG without a frame header before its first scan;
+// kUnsupported for a fragment that starts with the JP2 file format's signature box (JPEG 2000
+// wrapped in boxes, which DICOM excludes and GDCM asserts on when the boxes add components).
 StatusOr<std::optional<CodestreamHeader>> read_codestream_header(std::span<const uint8_t> fragment);
 
 }  // namespace xrs

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "imaging/decode.h"
 #include "imaging/encode.h"
 #include "imaging/jpeg_decode.h"
 #include "support/test_paths.h"
@@ -304,6 +305,48 @@ TEST(DicomPixels, JpegBaselineThatDisagreesWithTheHeaderIsRefused) {
   r = decode_dicom_pixels(t.file(), {});
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().to_string();
+}
+
+// Inputs that made GDCM abort (issue 8; docs/FUZZING.md): refused with an error before GDCM
+// sees them, through decode_image_in_process, the raw decoder the worker process and the fuzz
+// target run. fuzz/make_seeds.py generates the same structures for fuzz_replay_image.
+TEST(DicomGdcmPreconditions, StuffedZeroBetweenJpegSegmentsIsRefused) {
+  // gdcmJPEGBITSCodec.hxx:782 asserts when libjpeg warns while reading the header; FF 00 among
+  // the segments is "extraneous data" to libjpeg (a warning), while a walk that takes 00 for a
+  // marker with a length would have let it through.
+  const BaselineJpeg jpeg = baseline_jpeg(24, 16);
+  const size_t first_segment_end =
+      4 + (size_t(uint8_t(jpeg.bytes[4])) << 8 | uint8_t(jpeg.bytes[5]));
+  const std::string stuffed = jpeg.bytes.substr(0, first_segment_end) +
+                              std::string("\xff\x00\x00\x02", 4) +
+                              jpeg.bytes.substr(first_segment_end);
+  DicomBuilder b = mono(16, 24, 8, 8, false, {});
+  b.fragments("1.2.840.10008.1.2.4.51", {stuffed});
+  StatusOr<Image> image = decode_image_in_process(b.file(), {});
+  ASSERT_FALSE(image.is_ok());
+  EXPECT_EQ(image.status().code(), StatusCode::kCorruption) << image.status().to_string();
+  EXPECT_NE(image.status().message().find("stuffed zero"), std::string::npos)
+      << image.status().message();
+}
+
+TEST(DicomGdcmPreconditions, Jp2FileFormatIsRefused) {
+  // gdcmJPEG2000Codec.cxx:792 asserts that the decoded component count is the header's; a JP2
+  // file's boxes (palette, channel definitions) or its codestream could differ, and only bare
+  // codestreams had their SIZ checked. DICOM allows only the bare codestream (PS3.5 A.4.4), so
+  // the signature box alone is enough to refuse, before any codec runs.
+  const std::string jp2 = std::string("\0\0\0\x0cjP  \r\n\x87\n", 12) + std::string(
+                                                                            "\0\0\0\x14"
+                                                                            "ftypjp2 \0\0\0\0jp2 ",
+                                                                            20);
+  for (const char* syntax : {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"}) {
+    DicomBuilder b = mono(8, 16, 8, 8, false, {});
+    b.fragments(syntax, {jp2});
+    StatusOr<Image> image = decode_image_in_process(b.file(), {});
+    ASSERT_FALSE(image.is_ok()) << syntax;
+    EXPECT_EQ(image.status().code(), StatusCode::kUnsupported) << image.status().to_string();
+    EXPECT_NE(image.status().message().find("JP2 file"), std::string::npos)
+        << image.status().message();
+  }
 }
 
 TEST(DicomPixels, RleLosslessFirstFrame) {
