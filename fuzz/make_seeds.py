@@ -371,6 +371,15 @@ def image_seeds():
 # original finding is named; it is never committed.
 def regression_seeds():
     jpeg8 = pil_bytes(gradient("L", 16, 8), "JPEG", quality=90)
+    # ../shared/regressions/dicom-gdcm-assert-bits.dcm (issue 8, found by scripts/fuzz.sh in CI):
+    # an 8-bit JPEG under a JPEG transfer syntax with Bits Stored below Bits Allocated 8 made
+    # GDCM's ImageCodec abort (gdcmImageCodec.cxx:699, PF.GetBitsAllocated() ==
+    # PF.GetBitsStored()). Lossless SV1 with a baseline stream and 2 bits stored, as found;
+    # extended (process 2/4) with 7.
+    put("image", "regression_gdcm_bits_lossless.dcm", dicom(
+        b"1.2.840.10008.1.2.4.70", 8, 16, 8, b"MONOCHROME2", jpeg8, encapsulated=True, stored=2))
+    put("image", "regression_gdcm_bits_extended.dcm", dicom(
+        b"1.2.840.10008.1.2.4.51", 8, 16, 8, b"MONOCHROME2", jpeg8, encapsulated=True, stored=7))
     # gdcmJPEGBITSCodec.hxx:782 (JPEG8Codec::DecodeByStreams, assert(0)): GDCM aborts when
     # libjpeg warns while reading a JPEG header. A stuffed FF 00 between two marker segments is
     # such a warning ("extraneous bytes before marker"); the header walk of dicom_format.cpp took

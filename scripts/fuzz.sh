@@ -10,7 +10,7 @@
 #            inputs, never on the machine's speed or on chance. For each target:
 #              1. replay: every known input runs once: fuzz/regressions/<t>/, fuzz/corpus/<t>/,
 #                 the generated seeds and regressions (<build>/fuzz-generated-seeds/<t>/, written by
-#                 fuzz/make_seeds.py) and the seeds copied from ../shared;
+#                 fuzz/make_seeds.py) and the seeds copied from ../shared (with its regressions/);
 #              2. a bounded, seeded exploration: libFuzzer -seed=$XRS_FUZZ_CI_SEED -runs=<the
 #                 target's budget below>, starting from exactly those inputs in name order (a fresh
 #                 corpus every time), no time limit, no corpus reloading. The same code and
@@ -130,7 +130,7 @@ prepare_seeds() {
     csv) copy_seeds csv "$shared/datasets/xray/metadata.csv" ;;
     safetensors) copy_seeds safetensors "$shared"/fixtures/clip/*/*.safetensors ;;
     image) copy_seeds image "$shared"/fixtures/clip/images/* "$shared"/datasets/xray-special/*.png \
-             "$shared"/datasets/xray-special/*.dcm ;;
+             "$shared"/datasets/xray-special/*.dcm "$shared"/regressions/*.dcm ;;
     tokenizer)
       if [ -f "$shared/fixtures/clip/tokenizer_cases.jsonl" ]; then
         python3 - "$shared/fixtures/clip/tokenizer_cases.jsonl" "$dir" <<'EOF'

@@ -2,6 +2,7 @@
 
 #include <gdcmFragment.h>
 #include <gdcmImage.h>
+#include <gdcmJPEGCodec.h>
 #include <gdcmSequenceOfFragments.h>
 #include <gdcmTrace.h>
 #include <gdcmTransferSyntax.h>
@@ -278,6 +279,16 @@ Status gdcm_decompress(const DicomInfo& info, const DicomPixelData& pixels,
   if (ts == gdcm::TransferSyntax::TS_END || !ts.IsEncapsulated()) {
     return dicom_error(StatusCode::kUnsupported,
                        "transfer syntax " + info.transfer_syntax_uid + " is not supported");
+  }
+  // GDCM's JPEG codec (every JPEG process, lossy and lossless) ends each frame in
+  // ImageCodec::DecodeByStreams, which asserts (gdcmImageCodec.cxx:699, an abort in Debian's
+  // build) that Bits Stored equals Bits Allocated when Bits Allocated is 8. 16-bit samples with
+  // fewer bits stored take another branch (the unused bits are masked).
+  if (gdcm::JPEGCodec().CanDecode(ts) && info.bits_allocated == 8 && info.bits_stored != 8) {
+    return dicom_error(StatusCode::kUnsupported,
+                       "Bits Stored " + std::to_string(info.bits_stored) +
+                           " with Bits Allocated 8 is not supported for JPEG transfer syntax " +
+                           info.transfer_syntax_uid + " (8-bit JPEG needs Bits Stored 8)");
   }
   for (std::span<const uint8_t> fragment : pixels.fragments) {
     XRS_ASSIGN_OR_RETURN(const std::optional<CodestreamHeader> header,

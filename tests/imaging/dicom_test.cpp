@@ -310,6 +310,37 @@ TEST(DicomPixels, JpegBaselineThatDisagreesWithTheHeaderIsRefused) {
 // Inputs that made GDCM abort (issue 8; docs/FUZZING.md): refused with an error before GDCM
 // sees them, through decode_image_in_process, the raw decoder the worker process and the fuzz
 // target run. fuzz/make_seeds.py generates the same structures for fuzz_replay_image.
+TEST(DicomGdcmPreconditions, EightBitJpegWithFewerBitsStoredIsRefused) {
+  // ../shared/regressions/dicom-gdcm-assert-bits.dcm: gdcmImageCodec.cxx:699 asserts Bits
+  // Stored == Bits Allocated for 8-bit samples after any JPEG process.
+  const BaselineJpeg jpeg = baseline_jpeg(24, 16);
+  for (const char* syntax : {"1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.57",
+                             "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.55", kJpegBaseline}) {
+    for (int stored : {2, 7}) {
+      DicomBuilder b = mono(16, 24, 8, stored, false, {});
+      b.text(0x0028, 0x0008, "IS", "2").fragments(syntax, {jpeg.bytes});  // GDCM for .50 too
+      DecodeOptions options;
+      options.dicom_first_frame = true;
+      StatusOr<Image> image = decode_image_in_process(b.file(), options);
+      ASSERT_FALSE(image.is_ok()) << syntax << " " << stored;
+      EXPECT_EQ(image.status().code(), StatusCode::kUnsupported) << image.status().to_string();
+      EXPECT_NE(image.status().message().find("Bits Stored " + std::to_string(stored) +
+                                              " with Bits Allocated 8 is not supported"),
+                std::string::npos)
+          << image.status().message();
+    }
+  }
+  // The check refuses no more than that: the same stream with 8 bits stored goes through GDCM's
+  // libjpeg (extended process) to libjpeg-turbo's samples.
+  DicomBuilder ok = mono(16, 24, 8, 8, false, {});
+  ok.fragments("1.2.840.10008.1.2.4.51", {jpeg.bytes});
+  const DicomPixels pixels = must_decode(ok.file());
+  ASSERT_EQ(pixels.values.pixels.size(), jpeg.pixels.size());
+  for (size_t i = 0; i < jpeg.pixels.size(); ++i) {
+    ASSERT_EQ(pixels.values.pixels[i], float(jpeg.pixels[i])) << i;
+  }
+}
+
 TEST(DicomGdcmPreconditions, StuffedZeroBetweenJpegSegmentsIsRefused) {
   // gdcmJPEGBITSCodec.hxx:782 asserts when libjpeg warns while reading the header; FF 00 among
   // the segments is "extraneous data" to libjpeg (a warning), while a walk that takes 00 for a
@@ -347,6 +378,17 @@ TEST(DicomGdcmPreconditions, Jp2FileFormatIsRefused) {
     EXPECT_NE(image.status().message().find("JP2 file"), std::string::npos)
         << image.status().message();
   }
+}
+
+TEST(DicomGdcmPreconditions, SharedRegressionFileIsAnErrorInProcess) {
+  const std::string path = testing::shared_dir() + "/regressions/dicom-gdcm-assert-bits.dcm";
+  const std::vector<uint8_t> bytes = read_bytes(path);
+  if (bytes.empty()) GTEST_SKIP() << path << " is absent (../shared not mounted)";
+  StatusOr<Image> image = decode_image_in_process(bytes, {});
+  ASSERT_FALSE(image.is_ok());
+  EXPECT_EQ(image.status().code(), StatusCode::kUnsupported) << image.status().to_string();
+  EXPECT_NE(image.status().message().find("Bits Stored 2 with Bits Allocated 8"), std::string::npos)
+      << image.status().message();
 }
 
 TEST(DicomPixels, RleLosslessFirstFrame) {
