@@ -12,7 +12,7 @@ FROM debian:12 AS build
 WORKDIR /src
 # The dependency script first, so that its layer is cached while the sources change.
 COPY scripts/install-deps.sh scripts/install-deps.sh
-RUN scripts/install-deps.sh --no-browser --no-peer && rm -rf /var/lib/apt/lists/*
+RUN scripts/install-deps.sh --no-browser --no-peer --no-train && rm -rf /var/lib/apt/lists/*
 COPY . .
 # x86-64 with AVX2 (Intel Haswell / AMD Zen and later) by default; for older CPUs build with
 # --build-arg XRS_CMAKE_FLAGS=-DXRS_AVX2=OFF.

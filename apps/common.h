@@ -48,6 +48,10 @@ void add_model_fetch_commands(CLI::App& model_cmd, int& exit_code);
 // `dataset fetch` (cmd_dataset_fetch.cpp).
 void setup_dataset(CLI::App& app, int& exit_code);
 void setup_bench(CLI::App& app, int& exit_code);
+// `train`: execs xray-search-train (next to this binary) with the remaining arguments; returns
+// only when it cannot (kExitFailure, having said why).
+int exec_train(int argc, char** argv);
+void setup_train(CLI::App& app);
 void setup_validate(CLI::App& app, int& exit_code);
 void setup_index(CLI::App& app, int& exit_code);
 void setup_search(CLI::App& app, int& exit_code);

@@ -3,11 +3,13 @@
 // library function.
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include "common.h"
 
 int main(int argc, char** argv) {
   using namespace xrs::app;
+  if (argc >= 2 && std::string_view(argv[1]) == "train") return exec_train(argc, argv);
   CLI::App app{
       "xray-search: semantic X-ray image search (CLIP ViT embeddings; retrieval only, "
       "not for diagnosis)"};
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
   setup_preprocess(app, exit_code);
   setup_model(app, exit_code);
   setup_bench(app, exit_code);
+  setup_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package xray-search needs to build, test and benchmark.
 # Idempotent: packages already present are skipped by apt. Runs `apt-get update` itself.
-# usage: scripts/install-deps.sh [--no-browser] [--no-peer]
+# usage: scripts/install-deps.sh [--no-browser] [--no-peer] [--no-train]
 #   --no-browser  skip Chromium (only the browser tests need it)
 #   --no-peer     skip python3-torch (only the side-by-side peer benchmark needs it)
+#   --no-train    skip libtorch-dev (only xray-search-train and its tests need it; ~700 MB)
 set -euo pipefail
 
 browser=1
 peer=1
+train=1
 for arg in "$@"; do
   case "$arg" in
     --no-browser) browser=0 ;;
     --no-peer) peer=0 ;;
+    --no-train) train=0 ;;
     *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +52,9 @@ if [ "$browser" = 1 ]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 fi
 if [ "$peer" = 1 ]; then packages+=(python3-torch python3-numpy libopenblas0-pthread); fi
+# xray-search-train (train/): LibTorch's C++ headers; OpenBLAS explicitly, or LibTorch runs on the
+# reference BLAS, ~20x slower (../shared/research/libtorch.md).
+if [ "$train" = 1 ]; then packages+=(libtorch-dev libopenblas0-pthread); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -31,6 +31,37 @@ StatusOr<std::vector<std::string>> string_list(const nlohmann::json& value, cons
   return out;
 }
 
+StatusOr<CaptionConfig> caption_config(const nlohmann::json& value, const std::string& origin) {
+  if (!value.is_object())
+    return Status::invalid_argument(origin + ": \"captions\" must be an object");
+  CaptionConfig out;
+  for (const auto& [key, item] : value.items()) {
+    if (key == "column") {
+      if (!item.is_string() || item.get<std::string>().empty()) {
+        return Status::invalid_argument(origin + ": \"captions.column\" must be a column name");
+      }
+      out.column = item.get<std::string>();
+    } else if (key == "templates") {
+      XRS_ASSIGN_OR_RETURN(out.templates, string_list(item, "captions.templates", origin));
+    } else if (key == "synonyms") {
+      if (!item.is_object()) {
+        return Status::invalid_argument(origin +
+                                        ": \"captions.synonyms\" must map categories to words");
+      }
+      for (const auto& [category, words] : item.items()) {
+        XRS_ASSIGN_OR_RETURN(out.synonyms[category],
+                             string_list(words, "captions.synonyms." + category, origin));
+      }
+    } else {
+      return Status::invalid_argument(origin + ": unknown key \"captions." + key +
+                                      "\" (known: column, synonyms, templates)");
+    }
+  }
+  Status checked = check_caption_config(out);
+  if (!checked.is_ok()) return checked.with_context(origin);
+  return out;
+}
+
 }  // namespace
 
 Status check_dataset_config(const DatasetConfig& config) {
@@ -113,9 +144,11 @@ StatusOr<DatasetConfig> parse_dataset_config(std::string_view json, const std::s
                                         ": \"unlisted_files\" must be \"error\" or \"warning\"");
       }
       base.unlisted_files_are_errors = value == "error";
+    } else if (key == "captions") {
+      XRS_ASSIGN_OR_RETURN(base.captions, caption_config(value, origin));
     } else {
       return Status::invalid_argument(origin + ": unknown key " + quote_for_message(key) +
-                                      " (known: categories, extensions, max_pixels, "
+                                      " (known: captions, categories, extensions, max_pixels, "
                                       "private_columns, unlisted_files)");
     }
   }

@@ -5,8 +5,9 @@
 //     "extensions": [".png", ".jpg", ".jpeg", ".dcm"],
 //     "max_pixels": 178956970,
 //     "unlisted_files": "error",         // or "warning"
-//     "private_columns": ["mrn"]         // kept out of the index, the API and export
-//   }
+//     "private_columns": ["mrn"],        // kept out of the index, the API and export
+//     "captions": {"column": "report", "synonyms": {"hand": ["wrist"]}, "templates": ["{} study"]}
+//   }                                   // captions: for xray-search-train only (dataset/captions.h)
 //
 // Every key is optional; an absent key keeps the value of the `base` config. Unknown keys are
 // errors (a misspelt key must not be silently ignored). docs/VALIDATION.md describes the file.

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataset/captions.h"
 #include "dataset/csv.h"
 #include "imaging/decode.h"
 
@@ -47,6 +48,8 @@ struct DatasetConfig {
   // but left out of DatasetEntry (source_url as ""), so the catalog, the API and `export` never
   // hold them (docs/VALIDATION.md, docs/SECURITY.md). Not image_name or category.
   std::vector<std::string> private_columns;
+  // Captions for training (xray-search-train only; dataset/captions.h).
+  CaptionConfig captions;
 };
 
 // One usable row of metadata.csv.

@@ -55,9 +55,10 @@ TEST(DatasetConfigTest, AbsentKeysKeepTheBase) {
 TEST(DatasetConfigTest, ErrorsNameTheFileAndField) {
   EXPECT_EQ(refusal("{"), "cfg.json: not valid JSON");
   EXPECT_EQ(refusal("[1]"), "cfg.json: must be a JSON object");
-  EXPECT_EQ(refusal(R"({"categorie":["a"]})"),
-            "cfg.json: unknown key 'categorie' (known: categories, extensions, max_pixels, "
-            "private_columns, unlisted_files)");
+  EXPECT_EQ(
+      refusal(R"({"categorie":["a"]})"),
+      "cfg.json: unknown key 'categorie' (known: captions, categories, extensions, max_pixels, "
+      "private_columns, unlisted_files)");
   EXPECT_EQ(refusal(R"({"categories":"chest"})"),
             "cfg.json: \"categories\" must be an array of strings");
   EXPECT_EQ(refusal(R"({"categories":["chest",3]})"),

@@ -1,0 +1,547 @@
+#include "trainer.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "core/file_util.h"
+#include "data.h"
+#include "dataset/config.h"
+#include "model.h"
+#include "tokenizer/tokenizer.h"
+#include "vocab.h"
+
+namespace xrs::train {
+namespace fs = std::filesystem;
+
+std::string state_dir_for(const std::string& out) {
+  std::string o = out;
+  while (o.size() > 1 && o.back() == '/') o.pop_back();
+  return o + ".train-state";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+std::string key_of(const std::string& name) {
+  std::string k = name;
+  for (char& c : k) {
+    if (c == '.') c = '_';
+  }
+  return k;
+}
+
+torch::Tensor string_tensor(const std::string& s) {
+  return torch::from_blob(const_cast<char*>(s.data()), {int64_t(s.size())}, torch::kUInt8).clone();
+}
+std::string tensor_string(const torch::Tensor& t) {
+  torch::Tensor c = t.contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), size_t(c.numel()));
+}
+
+std::string fmt_duration(double s) {
+  char buf[32];
+  const int t = int(std::lround(s));
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%dh%02dm", t / 3600, t / 60 % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", t / 60, t % 60);
+  }
+  return buf;
+}
+
+struct Metrics {
+  double image_p5 = 0, text_p5 = 0;
+  double score() const { return image_p5 + text_p5; }
+};
+
+// Held-out evaluation: leave-one-out image→image P@5 among the held-out images, and text→image
+// P@5 of the category prompts (each built-in template with the category's first word).
+Metrics evaluate(ClipNet& model, const TrainData& data, const torch::Tensor& prompt_tokens,
+                 const std::vector<int>& prompt_category, int S) {
+  torch::NoGradGuard no_grad;
+  const int n = int(data.held_out.size());
+  std::vector<torch::Tensor> parts;
+  for (int i = 0; i < n; i += 64) {
+    const int m = std::min(64, n - i);
+    torch::Tensor px = torch::empty({m, 3, S, S});
+    for (int j = 0; j < m; ++j) {
+      const auto& v = data.eval_pixels[data.held_out[i + j]];
+      std::memcpy(px[j].data_ptr<float>(), v.data(), v.size() * sizeof(float));
+    }
+    parts.push_back(model->encode_image(px));
+  }
+  torch::Tensor img = torch::nn::functional::normalize(
+      torch::cat(parts), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  std::vector<int> cat(n);
+  for (int i = 0; i < n; ++i) cat[i] = data.examples[data.held_out[i]].category;
+  Metrics m;
+  const int k = std::min(5, n - 1);
+  if (k > 0) {
+    torch::Tensor sims = torch::matmul(img, img.t());
+    sims.fill_diagonal_(-std::numeric_limits<float>::infinity());
+    torch::Tensor top = std::get<1>(sims.topk(k, 1));
+    auto acc = top.accessor<int64_t, 2>();
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+      int hits = 0;
+      for (int j = 0; j < k; ++j) hits += cat[acc[i][j]] == cat[i];
+      sum += double(hits) / k;
+    }
+    m.image_p5 = sum / n;
+  }
+  torch::Tensor txt = torch::nn::functional::normalize(
+      model->encode_text(prompt_tokens), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  const int kt = std::min(5, n);
+  torch::Tensor top = std::get<1>(torch::matmul(txt, img.t()).topk(kt, 1));
+  auto acc = top.accessor<int64_t, 2>();
+  double sum = 0;
+  for (int p = 0; p < int(prompt_category.size()); ++p) {
+    int hits = 0;
+    for (int j = 0; j < kt; ++j) hits += cat[acc[p][j]] == prompt_category[p];
+    sum += double(hits) / kt;
+  }
+  m.text_p5 = sum / double(prompt_category.size());
+  return m;
+}
+
+double lr_at(int64_t step, int64_t total, int64_t warmup, double base) {
+  if (step < warmup) return base * double(step + 1) / double(warmup);
+  const double e = double(step - warmup), es = double(std::max<int64_t>(1, total - warmup));
+  return 0.5 * (1.0 + std::cos(M_PI * e / es)) * base;
+}
+
+std::string model_card(const TrainOptions& o, const TrainData& data, const ClipHParams& h,
+                       const nlohmann::json& history, int best_epoch, const Metrics& best,
+                       const LearnedVocab& vocab, const std::vector<std::string>& prompts,
+                       double seconds, double images_per_second) {
+  std::string s;
+  auto line = [&](const std::string& l) { s += l + "\n"; };
+  char buf[512];
+  line("# Model card: " + fs::path(o.out).filename().string());
+  line("");
+  line("A CLIP ViT trained from scratch by `xray-search train` (xray-search's own C++ trainer on");
+  line("LibTorch). **Intended use: image retrieval only, not diagnosis.** It knows only the");
+  line("categories and words of its training captions (below); it is no general-purpose CLIP.");
+  line("");
+  line("## Command");
+  line("");
+  line("```");
+  line(o.command_line);
+  line("```");
+  line("");
+  line("## Architecture");
+  line("");
+  line("`--arch " + o.arch + "`: " + h.describe() + "; context " +
+       std::to_string(h.context_length) + " tokens, vocabulary " + std::to_string(h.vocab_size) +
+       " (byte-level BPE learnt from the captions); weights " +
+       (o.dtype == "f16" ? "float16" : "float32") + ".");
+  line("");
+  line("## Data");
+  line("");
+  std::map<std::string, int> licenses;
+  std::map<std::string, int> per_cat_train, per_cat_held;
+  for (const Example& e : data.examples) {
+    ++licenses[e.license.empty() ? "(no license column)" : e.license];
+    ++(e.held_out ? per_cat_held : per_cat_train)[data.categories[e.category]];
+  }
+  line("`" + o.data_dir + "`: " + std::to_string(data.examples.size()) + " images (" +
+       std::to_string(data.train.size()) + " training, " + std::to_string(data.held_out.size()) +
+       " held out, split by " + (o.group_column.empty() ? "image" : "'" + o.group_column + "'") +
+       ").");
+  line("");
+  line("| category | training | held out |");
+  line("| --- | --- | --- |");
+  for (const std::string& c : data.categories) {
+    line("| " + c + " | " + std::to_string(per_cat_train[c]) + " | " +
+         std::to_string(per_cat_held[c]) + " |");
+  }
+  line("");
+  line("Licenses of the images (the `license` column of metadata.csv; the dataset's SOURCES.md");
+  line("names each source):");
+  line("");
+  for (const auto& [l, n] : licenses) line("- " + l + ": " + std::to_string(n));
+  line("");
+  line("## Recipe");
+  line("");
+  std::snprintf(buf, sizeof buf,
+                "open_clip's: symmetric contrastive loss (same-category pairs in a batch are not "
+                "negatives), learnable logit scale clamped to [0, ln 100], AdamW (0.9, 0.98, eps "
+                "1e-6, weight decay %g on >=2-D weights), lr %g, warmup then cosine, batch %d, "
+                "%d epochs, seed %llu, --trainable %s.",
+                o.weight_decay, o.lr, o.batch, o.epochs, (unsigned long long)o.seed,
+                o.trainable.c_str());
+  line(buf);
+  line("Augmentation: random resized crop (scale 0.9-1.0, ratio 3/4-4/3) through the engine's");
+  line("decoding and Pillow-exact bicubic resampling; no flip. Evaluation uses the serving");
+  line("preprocessing exactly (resize shorter side, centre crop).");
+  std::snprintf(buf, sizeof buf, "Training took %s (%.1f images/s, %d threads).",
+                fmt_duration(seconds).c_str(), images_per_second, o.threads);
+  line(buf);
+  line("");
+  line("## Held-out metrics");
+  line("");
+  line("Image→image P@5: each held-out image queries the other held-out images (leave-one-out);");
+  line("a hit is the same category. Text→image P@5: the category prompts below against the");
+  line("held-out images.");
+  line("");
+  line("| epoch | loss | image→image P@5 | text→image P@5 |");
+  line("| --- | --- | --- | --- |");
+  for (const auto& e : history) {
+    std::snprintf(buf, sizeof buf, "| %d%s | %.4f | %.3f | %.3f |", e["epoch"].get<int>(),
+                  e["epoch"].get<int>() == best_epoch ? " (kept)" : "", e["loss"].get<double>(),
+                  e["image_p5"].get<double>(), e["text_p5"].get<double>());
+    line(buf);
+  }
+  line("");
+  std::snprintf(buf, sizeof buf, "Kept: epoch %d, image→image P@5 = %.3f, text→image P@5 = %.3f.",
+                best_epoch, best.image_p5, best.text_p5);
+  line(buf);
+  line("");
+  line("Category prompts: " + [&] {
+    std::string p;
+    for (const std::string& q : prompts) p += (p.empty() ? "\"" : ", \"") + q + "\"";
+    return p;
+  }() + ".");
+  line("");
+  line("## Words it knows");
+  line("");
+  line("Each of these caption words is a single token of its vocabulary and was trained on:");
+  line("");
+  std::string words;
+  for (const std::string& w : vocab.words) words += (words.empty() ? "" : ", ") + w;
+  line(words + ".");
+  line("");
+  line(
+      "Any other word (anatomy it never saw, findings such as \"fracture\" or \"pneumonia\", left");
+  line("and right) is split into pieces it was never trained to relate to images: such queries");
+  line("rank at random. Use a general CLIP (ViT-B/32) for those.");
+  return s;
+}
+
+}  // namespace
+
+Status run_training(const TrainOptions& o) {
+  const auto t_start = Clock::now();
+  auto log = [&](const std::string& s) {
+    if (!o.quiet) std::fprintf(stderr, "%s\n", s.c_str());
+  };
+  XRS_ASSIGN_OR_RETURN(ClipHParams h, arch_hparams(o.arch));
+  XRS_ASSIGN_OR_RETURN(Trainable trainable, parse_trainable(o.trainable, h));
+  if (o.dtype != "f32" && o.dtype != "f16") {
+    return Status::invalid_argument("--dtype: '" + o.dtype + "' is not f32 or f16");
+  }
+  if (o.epochs < 1 || o.batch < 2 || o.lr <= 0 || o.held_out <= 0 || o.held_out >= 1 ||
+      o.threads < 1) {
+    return Status::invalid_argument(
+        "--epochs >= 1, --batch >= 2, --lr > 0, 0 < --held-out < 1 and --threads >= 1 are needed");
+  }
+  if (o.out.empty()) return Status::invalid_argument("--out is required");
+  std::error_code ec;
+  if (fs::exists(o.out, ec) && !o.force) {
+    return Status::invalid_argument(o.out +
+                                    " exists: choose another --out, or --force to replace "
+                                    "it when the run ends");
+  }
+
+  // Data and captions.
+  DataOptions d;
+  d.data_dir = o.data_dir;
+  if (!o.config.empty()) {
+    XRS_ASSIGN_OR_RETURN(d.config, load_dataset_config(o.config));
+  } else {
+    XRS_ASSIGN_OR_RETURN(d.config, load_dataset_config_for(o.data_dir));
+  }
+  if (!o.categories.empty()) {
+    d.config.categories = o.categories;
+    XRS_RETURN_IF_ERROR(check_dataset_config(d.config));
+  }
+  d.group_column = o.group_column;
+  d.held_out = o.held_out;
+  d.image_size = h.image_size;
+  d.preprocess.image_size = h.image_size;
+  d.preprocess.mean = h.mean;
+  d.preprocess.std = h.std;
+  d.threads = o.threads;
+  log("xray-search-train: reading " + o.data_dir);
+  XRS_ASSIGN_OR_RETURN(TrainData data, load_train_data(d));
+  log("  " + std::to_string(data.examples.size()) +
+      " images: " + std::to_string(data.train.size()) + " training, " +
+      std::to_string(data.held_out.size()) + " held out");
+
+  // Tokenizer learnt from the captions.
+  const std::string state = state_dir_for(o.out);
+  fs::create_directories(state, ec);
+  if (ec) return Status::io_error(state + ": " + ec.message());
+  std::vector<std::string> texts;
+  std::vector<std::string> prompts;
+  std::vector<int> prompt_category;
+  for (size_t c = 0; c < data.categories.size(); ++c) {
+    XRS_ASSIGN_OR_RETURN(auto words, caption_words(data.categories[c], d.config.captions));
+    for (const std::string& t : builtin_caption_templates()) {
+      const size_t at = t.find("{}");
+      prompts.push_back(t.substr(0, at) + words[0] + t.substr(at + 2));
+      prompt_category.push_back(int(c));
+    }
+  }
+  texts = prompts;
+  for (const Example& e : data.examples) {
+    for (const std::string& c : e.captions) texts.push_back(c);
+  }
+  XRS_ASSIGN_OR_RETURN(LearnedVocab vocab, learn_vocab(texts, state + "/bootstrap-tokenizer"));
+  XRS_RETURN_IF_ERROR(write_vocab(vocab, state + "/tokenizer"));
+  XRS_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_hf(state + "/tokenizer/vocab.json",
+                                                         state + "/tokenizer/merges.txt"));
+  h.vocab_size = tok.vocab_size();
+  const int S = h.image_size, C = h.context_length;
+  auto tokenize = [&](const std::string& text, int64_t* out) -> Status {
+    XRS_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tok.tokenize(text, true, C));
+    for (int i = 0; i < C; ++i) out[i] = ids[i];
+    return Status::ok();
+  };
+  // Every caption tokenized once.
+  std::vector<std::vector<std::vector<int64_t>>> caption_tokens(data.examples.size());
+  for (size_t i = 0; i < data.examples.size(); ++i) {
+    for (const std::string& c : data.examples[i].captions) {
+      caption_tokens[i].emplace_back(C);
+      XRS_RETURN_IF_ERROR(tokenize(c, caption_tokens[i].back().data()));
+    }
+  }
+  torch::Tensor prompt_tokens = torch::empty({int64_t(prompts.size()), C}, torch::kInt64);
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    XRS_RETURN_IF_ERROR(tokenize(prompts[p], prompt_tokens[p].data_ptr<int64_t>()));
+  }
+
+  // Model and optimizer.
+  torch::set_num_threads(o.threads);
+  torch::manual_seed(o.seed);
+  ClipNet model(h);
+  model->set_trainable(trainable);
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& [name, t] : model->tensors()) {
+    if (!t.requires_grad()) continue;
+    (t.dim() >= 2 ? decay : no_decay).push_back(t);
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  auto opts = [&](double wd) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(o.lr).betas({0.9, 0.98}).eps(1e-6).weight_decay(wd));
+  };
+  groups.emplace_back(decay, opts(o.weight_decay));
+  groups.emplace_back(no_decay, opts(0.0));
+  torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(o.lr));
+
+  const int64_t train_n = int64_t(data.train.size());
+  const int64_t steps_per_epoch =
+      std::max<int64_t>(1, train_n / o.batch + (train_n % o.batch >= 2));
+  const int64_t total_steps = steps_per_epoch * o.epochs;
+  const int64_t warmup = o.warmup >= 0 ? o.warmup : std::max<int64_t>(1, total_steps / 10);
+
+  // The run's identity: a state folder from other options is not resumed.
+  nlohmann::json fp = {{"data", o.data_dir},
+                       {"config", o.config},
+                       {"categories", o.categories},
+                       {"arch", o.arch},
+                       {"trainable", o.trainable},
+                       {"epochs", o.epochs},
+                       {"batch", o.batch},
+                       {"lr", o.lr},
+                       {"wd", o.weight_decay},
+                       {"warmup", o.warmup},
+                       {"seed", o.seed},
+                       {"threads", o.threads},
+                       {"held_out", o.held_out},
+                       {"group", o.group_column},
+                       {"vocab", h.vocab_size}};
+  const std::string fingerprint = fp.dump();
+  const std::string ckpt = state + "/checkpoint.pt";
+  int first_epoch = 1, best_epoch = 0;
+  Metrics best;
+  TensorMap best_tensors;
+  nlohmann::json history = nlohmann::json::array();
+  double train_seconds = 0;
+  int64_t images_seen = 0;
+  if (fs::exists(ckpt, ec)) {
+    torch::serialize::InputArchive ar;
+    ar.load_from(ckpt);
+    torch::Tensor meta_t;
+    ar.read("meta", meta_t);
+    const nlohmann::json meta = nlohmann::json::parse(tensor_string(meta_t));
+    if (meta["fingerprint"] != fingerprint) {
+      return Status::invalid_argument(
+          state +
+          " holds an interrupted run with other options: run the same command to resume "
+          "it, or delete that folder to start again");
+    }
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : model->tensors()) {
+      torch::Tensor v, b;
+      ar.read("p_" + key_of(name), v);
+      ar.read("b_" + key_of(name), b);
+      const_cast<torch::Tensor&>(t).copy_(v);
+      best_tensors[name] = b.clone();
+    }
+    torch::serialize::InputArchive opt_ar;
+    ar.read("optimizer", opt_ar);
+    optimizer.load(opt_ar);
+    first_epoch = meta["epoch"].get<int>() + 1;
+    best_epoch = meta["best_epoch"].get<int>();
+    best.image_p5 = meta["best_image_p5"].get<double>();
+    best.text_p5 = meta["best_text_p5"].get<double>();
+    history = meta["history"];
+    train_seconds = meta["seconds"].get<double>();
+    images_seen = meta["images"].get<int64_t>();
+    log("  resuming after epoch " + std::to_string(first_epoch - 1) + " from " + ckpt);
+  }
+  log("  model: " + h.describe() + ", vocabulary " + std::to_string(h.vocab_size) + ", " +
+      std::to_string(total_steps) + " steps of " + std::to_string(o.batch));
+
+  const double ln100 = std::log(100.0);
+  for (int epoch = first_epoch; epoch <= o.epochs; ++epoch) {
+    const auto t_epoch = Clock::now();
+    std::mt19937_64 rng(o.seed * 1000003ull + uint64_t(epoch));
+    std::vector<int> order = data.train;
+    std::shuffle(order.begin(), order.end(), rng);
+    double loss_sum = 0;
+    int64_t epoch_images = 0;
+    auto last_print = Clock::now();
+    for (int64_t step = 0; step < steps_per_epoch; ++step) {
+      const int64_t begin = step * o.batch;
+      const int64_t n = std::min<int64_t>(o.batch, train_n - begin);
+      torch::Tensor px = torch::empty({n, 3, S, S});
+      torch::Tensor tokens = torch::empty({n, C}, torch::kInt64);
+      std::vector<int64_t> cats(n);
+      for (int64_t j = 0; j < n; ++j) {
+        const int idx = order[begin + j];
+        random_resized_crop(data.cache[idx], S, d.preprocess, rng, px[j].data_ptr<float>());
+        const auto& caps = caption_tokens[idx];
+        const size_t pick = std::uniform_int_distribution<size_t>(0, caps.size() - 1)(rng);
+        std::memcpy(tokens[j].data_ptr<int64_t>(), caps[pick].data(), C * sizeof(int64_t));
+        cats[j] = data.examples[idx].category;
+      }
+      const int64_t global_step = int64_t(epoch - 1) * steps_per_epoch + step;
+      const double lr = lr_at(global_step, total_steps, warmup, o.lr);
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      }
+      namespace F = torch::nn::functional;
+      torch::Tensor img = F::normalize(model->encode_image(px), F::NormalizeFuncOptions().dim(-1));
+      torch::Tensor txt =
+          F::normalize(model->encode_text(tokens), F::NormalizeFuncOptions().dim(-1));
+      torch::Tensor cat_t = torch::from_blob(cats.data(), {n}, torch::kInt64).clone();
+      torch::Tensor same =
+          cat_t.unsqueeze(1).eq(cat_t.unsqueeze(0)) & torch::eye(n, torch::kBool).logical_not();
+      torch::Tensor logits = model->logit_scale().exp() * torch::matmul(img, txt.t());
+      logits = logits.masked_fill(same, -std::numeric_limits<float>::infinity());
+      torch::Tensor labels = torch::arange(n, torch::kInt64);
+      torch::Tensor loss =
+          (F::cross_entropy(logits, labels) + F::cross_entropy(logits.t(), labels)) / 2;
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      {
+        torch::NoGradGuard no_grad;
+        model->logit_scale().clamp_(0, ln100);
+      }
+      loss_sum += loss.item<double>();
+      epoch_images += n;
+      const auto now = Clock::now();
+      if (!o.quiet && (std::chrono::duration<double>(now - last_print).count() >= 2.0 ||
+                       step + 1 == steps_per_epoch)) {
+        last_print = now;
+        const double secs = train_seconds + std::chrono::duration<double>(now - t_epoch).count();
+        const double ips = double(images_seen + epoch_images) / std::max(1e-9, secs);
+        const double left =
+            double((o.epochs - epoch) * train_n + (train_n - begin - n)) / std::max(1e-9, ips);
+        std::fprintf(stderr, "epoch %d/%d  step %lld/%lld  loss %.4f  %.1f img/s  ETA %s\n", epoch,
+                     o.epochs, (long long)step + 1, (long long)steps_per_epoch, loss.item<double>(),
+                     ips, fmt_duration(left).c_str());
+      }
+    }
+    train_seconds += std::chrono::duration<double>(Clock::now() - t_epoch).count();
+    images_seen += epoch_images;
+    const Metrics m = evaluate(model, data, prompt_tokens, prompt_category, S);
+    const double mean_loss = loss_sum / double(steps_per_epoch);
+    history.push_back(
+        {{"epoch", epoch}, {"loss", mean_loss}, {"image_p5", m.image_p5}, {"text_p5", m.text_p5}});
+    const bool better = best_epoch == 0 || m.score() > best.score();
+    if (better) {
+      best = m, best_epoch = epoch;
+      for (const auto& [name, t] : model->tensors()) best_tensors[name] = t.detach().clone();
+    }
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "epoch %d/%d  loss %.4f  held-out image->image P@5 %.3f  text->image P@5 %.3f%s",
+                  epoch, o.epochs, mean_loss, m.image_p5, m.text_p5, better ? "  (best)" : "");
+    log(buf);
+
+    // Checkpoint: written beside, then renamed over the last one.
+    nlohmann::json meta = {{"fingerprint", fingerprint},   {"epoch", epoch},
+                           {"best_epoch", best_epoch},     {"best_image_p5", best.image_p5},
+                           {"best_text_p5", best.text_p5}, {"history", history},
+                           {"seconds", train_seconds},     {"images", images_seen}};
+    torch::serialize::OutputArchive ar;
+    ar.write("meta", string_tensor(meta.dump()));
+    for (const auto& [name, t] : model->tensors()) {
+      ar.write("p_" + key_of(name), t.detach());
+      ar.write("b_" + key_of(name), best_tensors.at(name));
+    }
+    torch::serialize::OutputArchive opt_ar;
+    optimizer.save(opt_ar);
+    ar.write("optimizer", opt_ar);
+    ar.save_to(ckpt + ".tmp");
+    fs::rename(ckpt + ".tmp", ckpt, ec);
+    if (ec) return Status::io_error(ckpt + ": " + ec.message());
+    if (o.exit_after_epoch == epoch) _exit(137);
+  }
+
+  // The model folder: written into OUT.partial, then renamed to OUT.
+  std::string out = o.out;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  const std::string partial = out + ".partial";
+  fs::remove_all(partial, ec);
+  fs::create_directories(partial, ec);
+  if (ec) return Status::io_error(partial + ": " + ec.message());
+  XRS_RETURN_IF_ERROR(write_openclip(best_tensors, h, partial, o.dtype == "f16"));
+  XRS_RETURN_IF_ERROR(write_vocab(vocab, partial));
+  const double ips = double(images_seen) / std::max(1e-9, train_seconds);
+  XRS_RETURN_IF_ERROR(write_file_atomic(
+      partial + "/MODEL_CARD.md",
+      model_card(o, data, h, history, best_epoch, best, vocab, prompts, train_seconds, ips)));
+  nlohmann::json metrics = {
+      {"best_epoch", best_epoch},         {"image_to_image_p5", best.image_p5},
+      {"text_to_image_p5", best.text_p5}, {"images_per_second", ips},
+      {"train_seconds", train_seconds},   {"history", history}};
+  XRS_RETURN_IF_ERROR(write_file_atomic(partial + "/train_metrics.json", metrics.dump(2) + "\n"));
+  const std::string old = out + ".old";
+  fs::remove_all(old, ec);
+  if (fs::exists(out, ec)) {
+    fs::rename(out, old, ec);
+    if (ec) return Status::io_error(out + ": " + ec.message());
+  }
+  fs::rename(partial, out, ec);
+  if (ec) return Status::io_error(out + ": " + ec.message());
+  fs::remove_all(old, ec);
+  fs::remove_all(state, ec);
+  char buf[200];
+  std::snprintf(
+      buf, sizeof buf,
+      "wrote %s: epoch %d kept (held-out image->image P@5 %.3f, text->image P@5 %.3f), "
+      "%s in all",
+      out.c_str(), best_epoch, best.image_p5, best.text_p5,
+      fmt_duration(std::chrono::duration<double>(Clock::now() - t_start).count()).c_str());
+  log(buf);
+  return Status::ok();
+}
+
+}  // namespace xrs::train

@@ -1,0 +1,41 @@
+// xray-search-train: the training run (no LibTorch in this header). docs/TRAINING.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace xrs::train {
+
+struct TrainOptions {
+  std::string data_dir;
+  std::string out;                      // the model folder written at the end (atomically)
+  std::string config;                   // dataset config (default DATA_DIR/xray-search.json)
+  std::vector<std::string> categories;  // overrides the config's
+  std::string arch = "small";
+  std::string trainable = "all";
+  int epochs = 20;
+  int batch = 64;
+  double lr = 5e-4;
+  double weight_decay = 0.2;
+  int warmup = -1;  // steps; -1 = 10% of all steps
+  uint64_t seed = 0;
+  int threads = 2;
+  double held_out = 0.2;
+  std::string group_column;
+  std::string dtype = "f32";  // of the written weights: f32 or f16
+  bool force = false;         // replace an existing --out
+  std::string command_line;   // for the model card
+  int exit_after_epoch = 0;   // tests: _exit(137) after this epoch's checkpoint (a kill)
+  bool quiet = false;
+};
+
+// Trains and writes the model folder. Progress on stderr. Resumes from OUT.train-state/ when a
+// run with the same options was interrupted there.
+Status run_training(const TrainOptions& options);
+
+// The state folder of a run: OUT + ".train-state".
+std::string state_dir_for(const std::string& out);
+
+}  // namespace xrs::train
