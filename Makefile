@@ -11,8 +11,10 @@ JOBS ?= $(shell nproc)
 
 all: build
 
+DEPS_FLAGS ?=
+
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh $(DEPS_FLAGS)
 
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -21,6 +23,9 @@ build: deps
 test: build
 	scripts/run-tests.sh $(BUILD)
 
+# The demo needs no LibTorch (the trainer is only for `make test` and users who train): a machine
+# without a network and without libtorch-dev still runs it.
+demo: DEPS_FLAGS += --no-train
 demo: build
 	BUILD=$(BUILD) scripts/demo.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: from a built tree to a served X-ray search page.
-#   model  $XRAY_MODEL, else models/ViT-B-32 if present, else `xray-search model fetch ViT-B/32`
-#   data   $XRAY_DATA, else data/xray if present, else `xray-search dataset fetch`
+#   model  $XRAY_MODEL, else models/ViT-B-32 if present, else the project-trained models/xray-small
+#   data   $XRAY_DATA, else data/xray if present, else `xray-search dataset fetch`, else the small
+#          committed set datasets/xray-demo (no network needed)
 #   then   validate → index ($XRAY_INDEX, default $BUILD/demo-index) → serve on $XRAY_PORT (8080)
 # Each step that cannot run says exactly what to put where.
 set -euo pipefail
@@ -21,10 +22,11 @@ model=${XRAY_MODEL:-}
 if [ -z "$model" ]; then
   model=models/ViT-B-32
   if [ ! -e "$model" ]; then
-    say "no model in $model: downloading OpenAI's ViT-B/32 (about 340 MB)"
-    "$bin" model fetch ViT-B/32 --dir "$model" || die "could not download the model.
-  Put OpenAI's ViT-B-32.pt and bpe_simple_vocab_16e6.txt.gz into $root/$model/
-  (or any CLIP model folder: see docs/MODEL_FORMATS.md), or set XRAY_MODEL=/path/to/model."
+    model=models/xray-small
+    say "no models/ViT-B-32: using the project-trained $model (a small CLIP trained by
+  'xray-search train' on chest, dental and hand X-rays; it knows only those words, see
+  $model/MODEL_CARD.md). For general queries get OpenAI's ViT-B/32:
+  $bin model fetch ViT-B/32 --dir models/ViT-B-32"
   fi
 fi
 [ -e "$model" ] || die "XRAY_MODEL=$model does not exist"
@@ -34,9 +36,13 @@ if [ -z "$data" ]; then
   data=data/xray
   if [ ! -e "$data/metadata.csv" ]; then
     say "no dataset in $data: downloading the images listed in datasets/xray/metadata.csv"
-    "$bin" dataset fetch datasets/xray/metadata.csv --out "$data" || die "could not download the dataset.
-  Put a dataset at $root/$data (metadata.csv + raw/<category>/<image>, see docs/VALIDATION.md),
+    if ! "$bin" dataset fetch datasets/xray/metadata.csv --out "$data"; then
+      data=datasets/xray-demo
+      say "could not download the dataset: using the small committed set $data (100 chest and
+  dental images that may be redistributed; datasets/xray-demo/README.md). For the full set put a
+  dataset at $root/data/xray (metadata.csv + raw/<category>/<image>, see docs/VALIDATION.md),
   or set XRAY_DATA=/path/to/dataset."
+    fi
   fi
 fi
 [ -e "$data/metadata.csv" ] || die "XRAY_DATA=$data has no metadata.csv"
