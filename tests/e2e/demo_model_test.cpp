@@ -46,7 +46,8 @@ class DemoModelTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     std::vector<std::string> out;
     if (r.exit_code != 0) return out;
-    for (const json& hit : json::parse(r.out)["results"]) out.push_back(hit["category"]);
+    const json doc = json::parse(r.out);
+    for (const json& hit : doc["results"]) out.push_back(hit["category"]);
     return out;
   }
 
