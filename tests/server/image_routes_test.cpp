@@ -61,7 +61,9 @@ TEST_F(RouterTest, ImagesAreSentAsPngRenderingsByDefault) {
     EXPECT_EQ(got.height, expected->height) << name;
     EXPECT_EQ(got.format, expected->format) << name;
     EXPECT_TRUE(got.pixels == expected->pixels) << name;
-    if (name.ends_with(".jpg")) EXPECT_NE(r.body, file) << "never the stored file";
+    if (name.ends_with(".jpg")) {
+      EXPECT_NE(r.body, file) << "never the stored file";
+    }
   }
   // A DICOM file that does not decode is an error: its bytes are never sent instead.
   HttpResponse stub = handle(get_request("/api/images/3"));

@@ -305,8 +305,8 @@ HttpResponse handle_search_embedding(const SearchBackend& backend, const RouterO
 }
 
 // One element of "terms": {"text"|"id"|"embedding": ..., "weight": w (default 1)}.
-StatusOr<QueryTerm> read_term(const json& value, size_t index, const SearchBackend& backend,
-                              const RouterOptions& options) {
+static StatusOr<QueryTerm> read_term(const json& value, size_t index, const SearchBackend& backend,
+                                     const RouterOptions& options) {
   const std::string name = "terms[" + std::to_string(index) + "]";
   if (!value.is_object()) {
     return Status::invalid_argument(name + " must be an object, got " + shown(value));
@@ -346,16 +346,16 @@ StatusOr<QueryTerm> read_term(const json& value, size_t index, const SearchBacke
       return Status::invalid_argument(name + ".text is longer than " +
                                       std::to_string(options.max_query_chars) + " characters");
     }
-  } else if (auto it = value.find("id"); it != value.end()) {
-    if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
+  } else if (auto id = value.find("id"); id != value.end()) {
+    if (!id->is_number_integer() || (!id->is_number_unsigned() && id->get<int64_t>() < 0)) {
       return Status::invalid_argument(name + ".id must be a non-negative integer, got " +
-                                      shown(*it));
+                                      shown(*id));
     }
-    if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(INT64_MAX)) {
-      return Status::not_found(name + ": no image with id " + shown(*it));
+    if (id->is_number_unsigned() && id->get<uint64_t>() > uint64_t(INT64_MAX)) {
+      return Status::not_found(name + ": no image with id " + shown(*id));
     }
     term.kind = QueryTerm::Kind::kId;
-    term.id = it->get<int64_t>();
+    term.id = id->get<int64_t>();
   } else {
     term.kind = QueryTerm::Kind::kEmbedding;
     XRS_ASSIGN_OR_RETURN(term.embedding, read_embedding(value["embedding"], name + ".embedding",
