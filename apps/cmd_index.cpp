@@ -1,4 +1,4 @@
-// xray-search index DATA_DIR --model M --index IDX [--batch N] [--rebuild]
+// xray-search index DATA_DIR --model M --index IDX [--batch N] [--rebuild] [--shard K/N]
 // Validates, then embeds new and changed images; progress on stderr, a summary at the end.
 #include <unistd.h>
 
@@ -25,6 +25,7 @@ struct IndexCmdOptions {
   DatasetCliOptions dataset;
   int batch = 32;
   int threads = 0;
+  std::string shard;
   bool rebuild = false;
   bool json = false;
 };
@@ -95,7 +96,9 @@ nlohmann::json summary_json(const IndexSummary& s, const std::string& index_dir)
           {"embedded", s.embedded},
           {"seconds", s.seconds},
           {"embed_seconds", s.embed_seconds},
-          {"skipped", skipped}};
+          {"skipped", skipped},
+          {"shard", s.shard.sharded() ? nlohmann::json(s.shard.to_string()) : nlohmann::json()},
+          {"dataset_images", s.dataset_images}};
 }
 
 int run_index_cmd(const IndexCmdOptions& o) {
@@ -105,6 +108,12 @@ int run_index_cmd(const IndexCmdOptions& o) {
   StatusOr<DatasetConfig> config = load_dataset_rules(o.data_dir, o.dataset);
   if (!config.is_ok()) return report_error(config.status());
   if (Status s = apply_cli_categories(o.dataset, *config); !s.is_ok()) return report_error(s, true);
+  ShardSpec shard;
+  if (!o.shard.empty()) {
+    StatusOr<ShardSpec> parsed = parse_shard(o.shard);
+    if (!parsed.is_ok()) return report_error(parsed.status(), true);
+    shard = *parsed;
+  }
   StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
   if (!model.is_ok()) return report_error(model.status());
 
@@ -116,6 +125,7 @@ int run_index_cmd(const IndexCmdOptions& o) {
   options.batch = o.batch;
   options.dataset = *config;
   options.rebuild = o.rebuild;
+  options.shard = shard;
   options.cancel = &g_interrupted;
   options.on_progress = [&printer](const IndexProgress& p) { printer(p); };
   std::signal(SIGINT, on_interrupt);
@@ -138,6 +148,10 @@ int run_index_cmd(const IndexCmdOptions& o) {
                    s.embedded / s.embed_seconds);
     }
     std::fputc('\n', stderr);
+    if (s.shard.sharded()) {
+      std::fprintf(stderr, "  shard %s: %zu of the dataset's %zu images\n",
+                   s.shard.to_string().c_str(), s.total, s.dataset_images);
+    }
     for (const SkippedImage& k : s.skipped) {
       std::fprintf(stderr, "  skipped %s: %s\n",
                    k.file.empty() ? k.image_name.c_str() : k.file.c_str(), k.reason.c_str());
@@ -168,8 +182,11 @@ void setup_index(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "compute threads (0: all cores)")
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--shard", o->shard,
+                  "index only shard K of N (0 <= K < N) of the dataset, by a stable hash of each "
+                  "image name; combine the shard indexes with `merge`");
   cmd->add_flag("--rebuild", o->rebuild,
-                "re-embed everything when the index was built with another model");
+                "re-embed everything when the index was built with another model (or shard)");
   cmd->add_flag("--json", o->json, "print the summary as JSON on stdout");
   cmd->callback([o, &exit_code] { exit_code = run_index_cmd(*o); });
 }

@@ -54,6 +54,7 @@ int exec_train(int argc, char** argv);
 void setup_train(CLI::App& app);
 void setup_validate(CLI::App& app, int& exit_code);
 void setup_index(CLI::App& app, int& exit_code);
+void setup_merge(CLI::App& app, int& exit_code);
 void setup_search(CLI::App& app, int& exit_code);
 void setup_export(CLI::App& app, int& exit_code);
 void setup_serve(CLI::App& app, int& exit_code);

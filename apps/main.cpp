@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   setup_dataset(app, exit_code);
   setup_validate(app, exit_code);
   setup_index(app, exit_code);
+  setup_merge(app, exit_code);
   setup_search(app, exit_code);
   setup_serve(app, exit_code);
   setup_token(app, exit_code);

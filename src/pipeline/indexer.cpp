@@ -68,8 +68,30 @@ struct Run {
   }
 };
 
+// kFailedPrecondition when the existing catalog was made for another shard (or for the whole
+// dataset when a shard is asked for, or the other way round) and holds images.
+Status check_shard(Catalog& catalog, const ShardSpec& shard, const std::string& index_dir) {
+  XRS_ASSIGN_OR_RETURN(CatalogInfo info, catalog.info());
+  const auto it = info.settings.find(kSettingShard);
+  const std::string have = it == info.settings.end() ? "" : it->second;
+  const std::string want = shard.sharded() ? shard.to_string() : "";
+  if (have == want) return Status::ok();
+  XRS_ASSIGN_OR_RETURN(uint64_t count, catalog.count());
+  if (count == 0) return Status::ok();
+  auto name = [](const std::string& s) { return s.empty() ? "the whole dataset" : "shard " + s; };
+  return Status::failed_precondition(
+      "index " + index_dir + " holds " + name(have) + ", not " + name(want) +
+      " (use another --index, or --rebuild to start it again for " + name(want) + ")");
+}
+
 Status open_catalog(Run& run, const ModelIdentity& identity) {
   StatusOr<std::unique_ptr<Catalog>> c = Catalog::open_or_create(run.options.index_dir, identity);
+  if (c.is_ok()) {
+    if (Status s = check_shard(**c, run.options.shard, run.options.index_dir); !s.is_ok()) {
+      if (!run.options.rebuild) return s;
+      c = StatusOr<std::unique_ptr<Catalog>>(s);
+    }
+  }
   if (!c.is_ok() && c.status().code() == StatusCode::kFailedPrecondition && run.options.rebuild) {
     XRS_RETURN_IF_ERROR(remove_index_files(run.options.index_dir));
     c = Catalog::open_or_create(run.options.index_dir, identity);
@@ -94,12 +116,20 @@ Status validate_and_hash(Run& run) {
     return Status::failed_precondition("the dataset cannot be indexed:\n" +
                                        render_report_text(report));
   }
+  const ShardSpec& shard = run.options.shard;
+  run.summary.dataset_images = report.entries.size();
   for (const Problem& p : report.problems) {
+    // Another shard's images are that shard's to report.
+    if (!p.image_name.empty() && !shard.contains(p.image_name)) continue;
     if (p.severity == Severity::kWarning) {
       run.summary.warnings.push_back(p);
     } else {
       run.summary.skipped.push_back({p.image_name, p.file, p.message});
     }
+  }
+  if (shard.sharded()) {
+    std::erase_if(report.entries,
+                  [&](const DatasetEntry& e) { return !shard.contains(e.image_name); });
   }
   const size_t n = report.entries.size();
   run.progress(IndexProgress::Phase::kHashing, 0, n);
@@ -131,9 +161,17 @@ Status record_settings(Run& run) {
     auto it = info.settings.find(key);
     return v.empty() || (it != info.settings.end() && it->second == v);
   };
-  if (same(kSettingDataDir, data_dir) && same(kSettingModelPath, model_path)) return Status::ok();
+  const std::string shard = run.options.shard.sharded() ? run.options.shard.to_string() : "";
+  const auto recorded_shard = info.settings.find(kSettingShard);
+  const bool same_shard =
+      recorded_shard == info.settings.end() ? shard.empty() : recorded_shard->second == shard;
+  if (same(kSettingDataDir, data_dir) && same(kSettingModelPath, model_path) && same_shard) {
+    return Status::ok();
+  }
   XRS_ASSIGN_OR_RETURN(Transaction txn, run.catalog->begin());
   XRS_RETURN_IF_ERROR(txn.set_setting(kSettingDataDir, data_dir));
+  // "" for an index of the whole dataset (check_shard allowed the change: it holds no image).
+  if (!same_shard) XRS_RETURN_IF_ERROR(txn.set_setting(kSettingShard, shard));
   if (!model_path.empty()) XRS_RETURN_IF_ERROR(txn.set_setting(kSettingModelPath, model_path));
   return txn.commit();
 }
@@ -275,6 +313,7 @@ StatusOr<IndexSummary> run_index(const ClipModel& model, const IndexOptions& opt
   const auto t0 = std::chrono::steady_clock::now();
   XRS_ASSIGN_OR_RETURN(ModelIdentity identity, model.identity());
   Run run{model, options, {}, nullptr, {}, {}};
+  run.summary.shard = options.shard;
   // Validate before touching the index: an unusable dataset changes nothing.
   XRS_RETURN_IF_ERROR(validate_and_hash(run));
   XRS_RETURN_IF_ERROR(open_catalog(run, identity));

@@ -20,6 +20,7 @@
 #include "core/status.h"
 #include "dataset/dataset.h"
 #include "index/catalog.h"
+#include "index/shard.h"
 
 namespace xrs {
 
@@ -40,7 +41,11 @@ struct IndexOptions {
   // Dataset rules (categories, extensions, limits); decode_images is ignored (the indexer
   // decodes every image it embeds anyway).
   DatasetConfig dataset;
-  // Drop an index built with another model instead of refusing it.
+  // Index only this shard of the dataset (index/shard.h); the whole dataset is still validated.
+  // An index keeps the shard it was created for: another shard (or none) is refused unless
+  // `rebuild`.
+  ShardSpec shard;
+  // Drop an index built with another model (or for another shard) instead of refusing it.
   bool rebuild = false;
   // Called after each step of progress, on the calling thread.
   std::function<void(const IndexProgress&)> on_progress;
@@ -65,8 +70,10 @@ struct IndexSummary {
   std::vector<SkippedImage> skipped;
   std::vector<Problem> warnings;  // validation warnings (not errors)
   double seconds = 0;
-  double embed_seconds = 0;  // wall time of the embedding phase
-  size_t embedded = 0;       // images run through the model
+  double embed_seconds = 0;   // wall time of the embedding phase
+  size_t embedded = 0;        // images run through the model
+  size_t dataset_images = 0;  // usable images in the whole dataset (all shards)
+  ShardSpec shard;            // as asked for
 };
 
 // Runs one index pass. kFailedPrecondition with the validation report's text when the dataset
