@@ -42,6 +42,9 @@ packages=(
   # the DICOM tests compare with pydicom (+ GDCM's Python binding, pydicom's only decoder for
   # JPEG Lossless here)
   python3-pydicom python3-gdcm
+  # the deploy tests: a one-node Slurm cluster (tests/deploy/slurm_test.sh) and the Kubernetes
+  # manifests' check (PyYAML)
+  slurm-wlm munge python3-yaml
   # fuzzing and sanitizers
   clang libclang-rt-14-dev
 )
