@@ -34,7 +34,8 @@ fi
 data=${XRAY_DATA:-}
 if [ -z "$data" ]; then
   data=data/xray
-  if [ ! -e "$data/metadata.csv" ]; then
+  # A fetch that downloaded nothing (no network) leaves metadata.csv without images: not a dataset.
+  if [ ! -e "$data/metadata.csv" ] || [ -z "$(find "$data/raw" -type f -print -quit 2>/dev/null)" ]; then
     say "no dataset in $data: downloading the images listed in datasets/xray/metadata.csv"
     if ! "$bin" dataset fetch datasets/xray/metadata.csv --out "$data"; then
       data=datasets/xray-demo
