@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   setup_index(app, exit_code);
   setup_merge(app, exit_code);
   setup_search(app, exit_code);
+  setup_evaluate(app, exit_code);
   setup_serve(app, exit_code);
   setup_token(app, exit_code);
   setup_export(app, exit_code);

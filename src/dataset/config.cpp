@@ -109,6 +109,10 @@ Status check_dataset_config(const DatasetConfig& config) {
                                       " is listed twice");
     }
   }
+  if (config.group_column == "image_name" || config.group_column == "category") {
+    return Status::invalid_argument("group_column: " + quote_for_message(config.group_column) +
+                                    " cannot group images (use a patient or study id column)");
+  }
   if (config.decode.limits.max_pixels < 1) {
     return Status::invalid_argument("max_pixels: must be at least 1");
   }
@@ -138,6 +142,11 @@ StatusOr<DatasetConfig> parse_dataset_config(std::string_view json, const std::s
       base.decode.limits.max_pixels = value.get<uint64_t>();
     } else if (key == "private_columns") {
       XRS_ASSIGN_OR_RETURN(base.private_columns, string_list(value, key, origin));
+    } else if (key == "group_column") {
+      if (!value.is_string()) {
+        return Status::invalid_argument(origin + ": \"group_column\" must be a string");
+      }
+      base.group_column = value.get<std::string>();
     } else if (key == "unlisted_files") {
       if (value != "error" && value != "warning") {
         return Status::invalid_argument(origin +
@@ -148,8 +157,8 @@ StatusOr<DatasetConfig> parse_dataset_config(std::string_view json, const std::s
       XRS_ASSIGN_OR_RETURN(base.captions, caption_config(value, origin));
     } else {
       return Status::invalid_argument(origin + ": unknown key " + quote_for_message(key) +
-                                      " (known: captions, categories, extensions, max_pixels, "
-                                      "private_columns, unlisted_files)");
+                                      " (known: captions, categories, extensions, group_column, "
+                                      "max_pixels, private_columns, unlisted_files)");
     }
   }
   Status checked = check_dataset_config(base);

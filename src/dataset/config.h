@@ -6,7 +6,8 @@
 //     "max_pixels": 178956970,
 //     "unlisted_files": "error",         // or "warning"
 //     "private_columns": ["mrn"],        // kept out of the index, the API and export
-//     "captions": {"column": "report", "synonyms": {"hand": ["wrist"]}, "templates": ["{} study"]}
+//     "captions": {"column": "report", "synonyms": {"hand": ["wrist"]}, "templates": ["{} study"]},
+//     "group_column": "patient_id"       // evaluate: a query's own group is left out
 //   }                                   // captions: for xray-search-train only (dataset/captions.h)
 //
 // Every key is optional; an absent key keeps the value of the `base` config. Unknown keys are

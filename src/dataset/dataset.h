@@ -50,6 +50,10 @@ struct DatasetConfig {
   std::vector<std::string> private_columns;
   // Captions for training (xray-search-train only; dataset/captions.h).
   CaptionConfig captions;
+  // A metadata.csv column naming each image's group (a patient or study id), or "" for none.
+  // `evaluate` leaves the images of a query's own group out of its ranking (docs/EVALUATION.md).
+  // Not image_name or category.
+  std::string group_column;
 };
 
 // One usable row of metadata.csv.

@@ -55,10 +55,9 @@ TEST(DatasetConfigTest, AbsentKeysKeepTheBase) {
 TEST(DatasetConfigTest, ErrorsNameTheFileAndField) {
   EXPECT_EQ(refusal("{"), "cfg.json: not valid JSON");
   EXPECT_EQ(refusal("[1]"), "cfg.json: must be a JSON object");
-  EXPECT_EQ(
-      refusal(R"({"categorie":["a"]})"),
-      "cfg.json: unknown key 'categorie' (known: captions, categories, extensions, max_pixels, "
-      "private_columns, unlisted_files)");
+  EXPECT_EQ(refusal(R"({"categorie":["a"]})"),
+            "cfg.json: unknown key 'categorie' (known: captions, categories, extensions, "
+            "group_column, max_pixels, private_columns, unlisted_files)");
   EXPECT_EQ(refusal(R"({"categories":"chest"})"),
             "cfg.json: \"categories\" must be an array of strings");
   EXPECT_EQ(refusal(R"({"categories":["chest",3]})"),
@@ -98,6 +97,20 @@ TEST(DatasetConfigTest, PrivateColumns) {
     auto r = parse_dataset_config(bad, "cfg.json");
     ASSERT_FALSE(r.is_ok()) << bad;
     EXPECT_NE(r.status().message().find("private_columns"), std::string::npos)
+        << r.status().to_string();
+  }
+}
+
+TEST(DatasetConfigTest, GroupColumn) {
+  auto c = parse_dataset_config(R"({"group_column": "patient_id"})", "cfg.json");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->group_column, "patient_id");
+  EXPECT_EQ(DatasetConfig().group_column, "");
+  for (const char* bad : {R"({"group_column": "category"})", R"({"group_column": "image_name"})",
+                          R"({"group_column": 3})"}) {
+    auto r = parse_dataset_config(bad, "cfg.json");
+    ASSERT_FALSE(r.is_ok()) << bad;
+    EXPECT_NE(r.status().message().find("group_column"), std::string::npos)
         << r.status().to_string();
   }
 }

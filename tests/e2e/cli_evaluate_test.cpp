@@ -1,0 +1,408 @@
+// `xray-search evaluate` end to end through the built binary, on a small copy of the shared
+// dataset indexed with the tiny fixture model and grouped by a metadata column (through the
+// dataset config's group_column). The reference is a NumPy brute force written here over the
+// index's `export` output, metadata.csv and `embed` output for the text queries: every query
+// ranked in full, metrics, macro averages, suggested thresholds. Also: --queries files (texts,
+// indexed images, listed images), side-by-side indexes, and bad input with its exit codes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "e2e/subprocess.h"
+#include "index/catalog.h"
+#include "pipeline/dataset_copy.h"
+
+namespace xrs {
+namespace {
+
+using json = nlohmann::json;
+using testing::describe;
+using testing::ProcessResult;
+using testing::run_cli;
+using testing::run_process;
+
+constexpr const char* kPython = "/usr/bin/python3";
+constexpr int kPerCategory = 8;
+
+std::string numpy_missing() {
+  if (!std::filesystem::exists(kPython)) return std::string(kPython) + " is absent";
+  const ProcessResult r = run_process({kPython, "-c", "import numpy"});
+  return r.exit_code == 0 ? "" : std::string(kPython) + " has no numpy: " + r.err;
+}
+
+#define REQUIRE_NUMPY()                                          \
+  do {                                                           \
+    if (const std::string why = numpy_missing(); !why.empty()) { \
+      GTEST_SKIP() << "skipped: " << why;                        \
+    }                                                            \
+  } while (0)
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// argv: export prefix, metadata.csv, group column ("" none), k, queries.json. queries.json is a
+// list of {"embedding": [...] | "row": r, "category": C | "images": [names], "exclude": r|null}.
+// Prints {"image": {"per_query": [...], "macro": {...}, "per_category": {...}},
+//         "text": {...same...}, "threshold": {"image": t, "text": t}}.
+constexpr const char* kReference = R"PY(
+import csv, json, sys
+import numpy as np
+prefix, meta, group_col, k, qfile = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+E = np.load(prefix + ".npy").astype(np.float64)
+rows = list(csv.DictReader(open(prefix + ".csv")))
+ids = np.array([int(r["id"]) for r in rows])
+names = [r["image_name"] for r in rows]
+cat = np.array([r["category"] for r in rows])
+grp = [None] * len(rows)
+if group_col:
+    g = {r["image_name"]: r[group_col] for r in csv.DictReader(open(meta))}
+    grp = [g.get(n) or None for n in names]
+def judge(scores, cand, rel):
+    order = np.lexsort((ids[cand], -scores[cand]))
+    r = rel[cand][order].astype(float)
+    s = scores[cand][order]
+    R = int(r.sum())
+    top = list(zip(s[:k].tolist(), r[:k].tolist()))
+    if R == 0:
+        return None, top
+    prec = np.cumsum(r) / np.arange(1, len(r) + 1)
+    m = {"p@1": r[0], "p@k": r[:k].sum() / k, "r_precision": r[:R].sum() / R,
+         "map_at_r": (prec[:R] * r[:R]).sum() / R, "map": (prec * r).sum() / R,
+         "mrr": 1.0 / (np.argmax(r) + 1)}
+    return {a: float(b) for a, b in m.items()}, top
+def summarize(results, cats):
+    per = {}
+    for m, c in zip(results, cats):
+        if m is not None and c is not None:
+            per.setdefault(c, []).append(m)
+    pc = {c: {key: float(np.mean([m[key] for m in ms])) for key in ms[0]} for c, ms in per.items()}
+    macro = {key: float(np.mean([pc[c][key] for c in pc])) for key in next(iter(pc.values()))}
+    return {"per_query": results, "macro": macro, "per_category": pc}
+def threshold(tops):
+    rel = sorted([s for s, r in tops if r], reverse=True)
+    need = int(np.ceil(0.95 * len(rel) - 1e-9))
+    return rel[max(need, 1) - 1]
+n = len(rows)
+image, itops = [], []
+for q in range(n):
+    cand = np.array([j for j in range(n) if j != q and (grp[q] is None or grp[j] != grp[q])])
+    m, top = judge(E @ E[q], cand, cat == cat[q])
+    image.append(m)
+    itops += top
+text, ttops, tcats = [], [], []
+for t in json.load(open(qfile)):
+    v = np.array(t["embedding"], dtype=np.float64) if "embedding" in t else E[t["row"]]
+    v = v / np.linalg.norm(v)
+    rel = (cat == t["category"]) if "category" in t else np.isin(np.array(names), t["images"])
+    cand = np.array([j for j in range(n) if j != t.get("exclude")])
+    m, top = judge(E @ v, cand, rel)
+    text.append(m)
+    ttops += top
+    tcats.append(t.get("category"))
+out = {"image": summarize(image, list(cat)), "threshold": {"image": threshold(itops)}}
+if any(c is not None for c in tcats):
+    out["text"] = summarize(text, tcats)
+else:
+    out["text"] = {"per_query": text}
+out["threshold"]["text"] = threshold(ttops) if any(r for _, r in ttops) else None
+print(json.dumps(out))
+)PY";
+
+class CliEvaluateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!std::filesystem::exists(testing::shared_dataset_dir() + "/metadata.csv") ||
+        !std::filesystem::exists(testing::fixtures_dir() + "/manifest.json")) {
+      return;  // each test skips with the reason
+    }
+    data_ = new testing::DatasetCopy(testing::make_dataset_copy("cli-evaluate", kPerCategory));
+    // Groups of two consecutive images of one category ("patients"), the last two of each
+    // category in no group.
+    std::map<std::string, int> seen;
+    std::vector<std::string> names;
+    for (const testing::DatasetRow& r : data_->rows()) names.push_back(r.image_name);
+    for (const std::string& name : names) {
+      testing::DatasetRow& r = data_->row(name);
+      const int i = seen[r.category]++;
+      r.note = i < kPerCategory - 2 ? r.category + "-p" + std::to_string(i / 2) : "";
+    }
+    data_->write_metadata();
+    write_text(data_->dir() + "/xray-search.json", R"({"group_column": "note"})");
+    dir_ = new std::string(testing::scratch_dir("cli-evaluate-work"));
+    index_result_ =
+        new ProcessResult(run_cli({"index", data_->dir(), "--model", testing::tiny_model_dir(),
+                                   "--index", *dir_ + "/idx", "--json"}));
+  }
+  static void TearDownTestSuite() {
+    delete data_;
+    delete dir_;
+    delete index_result_;
+  }
+  void SetUp() override {
+    XRS_REQUIRE_DATASET();
+    ASSERT_EQ(index_result_->exit_code, 0) << describe(*index_result_);
+  }
+
+  static std::string index() { return *dir_ + "/idx"; }
+  static std::string file(const std::string& name) { return *dir_ + "/" + name; }
+
+  static json evaluate_json(std::vector<std::string> args) {
+    args.insert(args.begin(), {"evaluate", "--index", index(), "--json"});
+    const ProcessResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r.exit_code == 0 ? json::parse(r.out) : json();
+  }
+
+  static std::vector<float> embed_text(const std::string& text) {
+    const ProcessResult r =
+        run_cli({"embed", "--model", testing::tiny_model_dir(), "--text", text});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return json::parse(r.out)["embedding"].get<std::vector<float>>();
+  }
+
+  // The NumPy reference for these text/image queries (see kReference).
+  static json reference(const json& queries, const std::string& group_column, int k) {
+    const ProcessResult exported = run_cli({"export", "--index", index(), "--out", file("export")});
+    EXPECT_EQ(exported.exit_code, 0) << describe(exported);
+    write_text(file("ref-queries.json"), queries.dump());
+    const ProcessResult r =
+        run_process({kPython, "-c", kReference, file("export"), data_->dir() + "/metadata.csv",
+                     group_column, std::to_string(k), file("ref-queries.json")});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r.exit_code == 0 ? json::parse(r.out) : json();
+  }
+
+  static void expect_metrics(const json& got, const json& want, const std::string& what) {
+    ASSERT_TRUE(want.is_object()) << what;
+    for (const char* key : {"p@1", "p@k", "r_precision", "map_at_r", "map", "mrr"}) {
+      ASSERT_TRUE(got.contains(key)) << what << " " << key;
+      EXPECT_NEAR(got[key].get<double>(), want[key].get<double>(), 1e-6) << what << " " << key;
+    }
+  }
+
+  static testing::DatasetCopy* data_;
+  static std::string* dir_;
+  static ProcessResult* index_result_;
+};
+
+testing::DatasetCopy* CliEvaluateTest::data_ = nullptr;
+std::string* CliEvaluateTest::dir_ = nullptr;
+ProcessResult* CliEvaluateTest::index_result_ = nullptr;
+
+TEST_F(CliEvaluateTest, BuiltInPromptsAndGroupsMatchNumpy) {
+  REQUIRE_NUMPY();
+  const int k = 5;
+  const json got = evaluate_json({"--k", std::to_string(k)});
+  ASSERT_TRUE(got.is_object());
+  EXPECT_EQ(got["k"], k);
+  EXPECT_EQ(got["group_column"], "note");
+  EXPECT_EQ(got["grouped_images"], 3 * (kPerCategory - 2));
+  EXPECT_EQ(got["images"], 3 * kPerCategory);
+  json queries = json::array();
+  for (const char* c : {"chest", "dental", "hand"}) {
+    queries.push_back(
+        {{"embedding", embed_text(std::string("a ") + c + " x-ray")}, {"category", c}});
+  }
+  const json ref = reference(queries, "note", k);
+  ASSERT_TRUE(ref.is_object());
+
+  const json& i2i = got["image_to_image"];
+  EXPECT_EQ(i2i["scored_queries"], 3 * kPerCategory);
+  expect_metrics(i2i["macro"], ref["image"]["macro"], "image macro");
+  for (const char* c : {"chest", "dental", "hand"}) {
+    expect_metrics(i2i["per_category"][c], ref["image"]["per_category"][c],
+                   std::string("image ") + c);
+  }
+  // Chance, in the leave-one-out-with-groups setting: a chest query ranks 8 - 1 - 1 = 6 other
+  // chests (a grouped one loses its partner) among 24 - 2 = 22 candidates; P@1's chance is the
+  // mean of R/N over the queries: (6 grouped x 6/22 + 2 ungrouped x 7/23) / 8 per category.
+  EXPECT_NEAR(i2i["chance"]["p@1"].get<double>(), (6 * 6.0 / 22 + 2 * 7.0 / 23) / 8, 1e-9);
+  // The interval holds the macro figure.
+  for (const char* key : {"p@1", "map"}) {
+    const double m = i2i["macro"][key].get<double>();
+    EXPECT_LE(i2i["macro"]["ci95"][key][0].get<double>(), m + 1e-12) << key;
+    EXPECT_GE(i2i["macro"]["ci95"][key][1].get<double>(), m - 1e-12) << key;
+  }
+
+  const json& t2i = got["text_to_image"];
+  ASSERT_EQ(t2i["queries"].size(), 3u);
+  expect_metrics(t2i["macro"], ref["text"]["macro"], "text macro");
+  for (size_t i = 0; i < 3; ++i) {
+    const json& q = t2i["queries"][i];
+    const json& want = ref["text"]["per_query"][i];
+    EXPECT_NEAR(q["ap"].get<double>(), want["map"].get<double>(), 1e-6) << i;
+    EXPECT_NEAR(q["p@k"].get<double>(), want["p@k"].get<double>(), 1e-6) << i;
+    EXPECT_EQ(q["top"].size(), static_cast<size_t>(k));
+  }
+  EXPECT_EQ(t2i["template"], "a {} x-ray");
+  EXPECT_EQ(t2i["queries"][0]["text"], "a chest x-ray");
+
+  EXPECT_NEAR(got["thresholds"]["image"]["suggested_min_score"].get<double>(),
+              ref["threshold"]["image"].get<double>(), 1e-6);
+  if (ref["threshold"]["text"].is_null()) {
+    EXPECT_TRUE(got["thresholds"]["text"]["suggested_min_score"].is_null());
+  } else {
+    EXPECT_NEAR(got["thresholds"]["text"]["suggested_min_score"].get<double>(),
+                ref["threshold"]["text"].get<double>(), 1e-6);
+  }
+  EXPECT_GE(got["thresholds"]["image"]["relevant_kept"].get<double>(), 0.95);
+
+  // Without groups (--group-column ""), the reference without groups.
+  const json plain =
+      evaluate_json({"--k", std::to_string(k), "--group-column", "", "--image-only"});
+  ASSERT_TRUE(plain.is_object());
+  EXPECT_TRUE(plain["group_column"].is_null());
+  EXPECT_TRUE(plain["text_to_image"].is_null());
+  const json ref_plain = reference(json::array(), "", k);
+  expect_metrics(plain["image_to_image"]["macro"], ref_plain["image"]["macro"], "ungrouped macro");
+
+  // Same seed, same intervals; the human table names the sections.
+  EXPECT_EQ(evaluate_json({"--k", std::to_string(k)})["image_to_image"]["macro"]["ci95"],
+            i2i["macro"]["ci95"]);
+  const ProcessResult table = run_cli({"evaluate", "--index", index()});
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  for (const char* part : {"image → image", "text → image", "chance", "95% interval", "MAP@R",
+                           "thresholds", "a hand x-ray"}) {
+    EXPECT_TRUE(contains(table.out, part)) << part << "\n" << table.out;
+  }
+}
+
+TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
+  REQUIRE_NUMPY();
+  const std::vector<testing::DatasetRow>& rows = data_->rows();
+  const std::string listed1 = rows[1].image_name, listed2 = rows[kPerCategory + 3].image_name;
+  const std::string query_image = rows[2 * kPerCategory].image_name;  // the first hand
+  write_text(file("q.jsonl"),
+             "{\"text\": \"a hand x-ray\", \"relevant\": {\"category\": \"hand\"}}\n"
+             "\n"
+             "{\"text\": \"two images\", \"relevant\": {\"images\": [\"" +
+                 listed1 + "\", \"" + listed2 + "\"]}}\n" + "{\"image\": \"" + query_image +
+                 "\", \"relevant\": {\"category\": \"hand\"}}\r\n");
+  const int k = 3;
+  const json got = evaluate_json({"--queries", file("q.jsonl"), "--k", std::to_string(k)});
+  ASSERT_TRUE(got.is_object());
+  const json& t = got["text_to_image"];
+  ASSERT_EQ(t["queries"].size(), 3u);
+  EXPECT_EQ(t["queries"][0]["line"], 1);
+  EXPECT_EQ(t["queries"][1]["line"], 3);
+  EXPECT_EQ(t["queries"][2]["image"], query_image);
+  EXPECT_EQ(t["queries"][1]["relevant"], 2);
+  EXPECT_EQ(t["queries"][2]["candidates"], 3 * kPerCategory - 1);  // itself left out
+
+  size_t query_row = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].image_name == query_image) query_row = i;
+  }
+  // Export rows ascend by id, which follows metadata order for a fresh index.
+  json queries = json::array();
+  queries.push_back({{"embedding", embed_text("a hand x-ray")}, {"category", "hand"}});
+  queries.push_back({{"embedding", embed_text("two images")}, {"images", {listed1, listed2}}});
+  queries.push_back({{"row", query_row}, {"category", "hand"}, {"exclude", query_row}});
+  const json ref = reference(queries, "note", k);
+  ASSERT_TRUE(ref.is_object());
+  for (size_t i = 0; i < 3; ++i) {
+    const json& q = t["queries"][i];
+    const json& want = ref["text"]["per_query"][i];
+    ASSERT_TRUE(want.is_object()) << i;
+    EXPECT_NEAR(q["ap"].get<double>(), want["map"].get<double>(), 1e-6) << i;
+    EXPECT_NEAR(q["p@1"].get<double>(), want["p@1"].get<double>(), 1e-6) << i;
+    EXPECT_NEAR(q["map_at_r"].get<double>(), want["map_at_r"].get<double>(), 1e-6) << i;
+    EXPECT_NEAR(q["rr"].get<double>(), want["mrr"].get<double>(), 1e-6) << i;
+  }
+  // Per category: hand only (two queries); the listed-images query counts in the macro as a group
+  // of its own.
+  ASSERT_EQ(t["per_category"].size(), 1u);
+  const double hand =
+      (t["queries"][0]["ap"].get<double>() + t["queries"][2]["ap"].get<double>()) / 2;
+  EXPECT_NEAR(t["per_category"]["hand"]["map"].get<double>(), hand, 1e-9);
+  EXPECT_NEAR(t["macro"]["map"].get<double>(), (hand + t["queries"][1]["ap"].get<double>()) / 2,
+              1e-9);
+}
+
+TEST_F(CliEvaluateTest, SideBySide) {
+  const ProcessResult r =
+      run_cli({"evaluate", "--index", index(), "--index", index(), "--image-only"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "[1]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "[2]")) << r.out;
+  const ProcessResult j =
+      run_cli({"evaluate", "--index", index(), "--index", index(), "--image-only", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << describe(j);
+  const json doc = json::parse(j.out);
+  ASSERT_EQ(doc["indexes"].size(), 2u);
+  EXPECT_EQ(doc["indexes"][0]["image_to_image"]["macro"],
+            doc["indexes"][1]["image_to_image"]["macro"]);
+}
+
+TEST_F(CliEvaluateTest, BadInput) {
+  auto expect_error = [&](const std::vector<std::string>& args, int code, const std::string& part) {
+    std::vector<std::string> argv = {"evaluate"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const ProcessResult r = run_cli(argv);
+    EXPECT_EQ(r.exit_code, code) << describe(r);
+    EXPECT_TRUE(contains(r.err, part)) << "want '" << part << "' in: " << r.err;
+  };
+  // A malformed line, named by file and line number.
+  write_text(file("bad1.jsonl"),
+             "{\"text\": \"a\", \"relevant\": {\"category\": \"hand\"}}\n{\"text\": \"b\", \n");
+  expect_error({"--index", index(), "--queries", file("bad1.jsonl")}, 1,
+               file("bad1.jsonl") + ":2: not valid JSON");
+  write_text(file("bad2.jsonl"), "{\"text\": \"a\", \"relevant\": {\"category\": \"foot\"}}\n");
+  expect_error({"--index", index(), "--queries", file("bad2.jsonl")}, 1,
+               file("bad2.jsonl") +
+                   ":1: unknown category 'foot' (the index has: chest, dental, "
+                   "hand)");
+  write_text(file("bad3.jsonl"), "{\"text\": \"a\", \"relevant\": {\"images\": [\"nope.png\"]}}\n");
+  expect_error({"--index", index(), "--queries", file("bad3.jsonl")}, 1, "is not in the index");
+  write_text(file("bad4.jsonl"), "{\"text\": \"a\"}\n");
+  expect_error({"--index", index(), "--queries", file("bad4.jsonl")}, 1, ":1: \"relevant\"");
+  write_text(file("empty.jsonl"), "\n");
+  expect_error({"--index", index(), "--queries", file("empty.jsonl")}, 1, "no queries");
+  expect_error({"--index", index(), "--queries", file("absent.jsonl")}, 1, "absent.jsonl");
+  // Usage errors.
+  expect_error({"--index", index(), "--k", "0"}, 2, "--k");
+  expect_error({}, 2, "--index");
+  expect_error({"--index", index(), "--group-column", "nope", "--image-only"}, 1, "'nope'");
+  expect_error({"--index", file("no-such-index")}, 1, "no-such-index");
+
+  // An empty index and an index with one image.
+  ModelIdentity model;
+  model.name = "m";
+  model.weights_sha256 = std::string(64, 'a');
+  model.dim = 2;
+  model.preprocessing = "p";
+  {
+    auto catalog = Catalog::open_or_create(file("empty-idx"), model);
+    ASSERT_TRUE(catalog.is_ok()) << catalog.status().to_string();
+  }
+  expect_error({"--index", file("empty-idx"), "--image-only"}, 1, "no images");
+  {
+    auto catalog = Catalog::open_or_create(file("one-idx"), model);
+    ASSERT_TRUE(catalog.is_ok()) << catalog.status().to_string();
+    auto tx = (*catalog)->begin();
+    ASSERT_TRUE(tx.is_ok());
+    ImageRecord r;
+    r.image_name = "a.png";
+    r.category = "chest";
+    r.relative_path = "raw/chest/a.png";
+    r.sha256 = std::string(64, 'b');
+    r.embedding = {1.0f, 0.0f};
+    ASSERT_TRUE(tx->upsert(r).is_ok());
+    ASSERT_TRUE(tx->commit().is_ok());
+  }
+  expect_error({"--index", file("one-idx"), "--image-only"}, 1, "1 image");
+}
+
+}  // namespace
+}  // namespace xrs
