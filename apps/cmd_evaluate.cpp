@@ -9,16 +9,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <thread>
 
 #include "clip/clip_model.h"
+#include "clip/model_settings.h"
 #include "common.h"
 #include "dataset/config.h"
 #include "dataset/csv.h"
 #include "eval/metrics.h"
 #include "eval/retrieval.h"
+#include "evaluate_report.h"
 #include "index/catalog.h"
 #include "progress.h"
 #include "service/search_service.h"
@@ -48,6 +51,8 @@ struct EvaluateOptions {
   uint64_t seed = 20261205;
   bool json = false;
   bool image_only = false;
+  bool write_model_config = false;
+  std::string report;
 };
 
 // A data problem (exit 1) or a usage problem (exit 2).
@@ -146,6 +151,11 @@ ojson threshold_json(const eval::TopScores& scores, float default_min_score) {
 // What evaluate_index keeps besides the JSON, for the report.
 struct IndexEvaluation {
   ojson doc;
+  std::string model_path;  // where the model (and its settings file) is
+  // For the report.
+  std::vector<eval::QueryResult> image_results, text_results;
+  std::vector<ImageRecord> rows;
+  std::string data_dir;
 };
 
 // One line of the JSONL queries file, parsed.
@@ -395,6 +405,14 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
   i2i["protocol"] = group_column.empty() ? "leave-one-out" : "leave-one-out, own group left out";
   doc["image_to_image"] = i2i;
 
+  // The model's folder: its settings give the thresholds in force (and receive the suggested
+  // ones with --write-model-config).
+  std::string model_path = o.model;
+  if (model_path.empty()) model_path = setting(snap.info, kSettingModelPath);
+  if (model_path.empty()) model_path = default_model_path();
+  XRS_ASSIGN_OR_RETURN(const ModelSettings model_settings, load_model_settings(model_path));
+  doc["model_settings"] = model_settings.path.empty() ? ojson(nullptr) : ojson(model_settings.path);
+
   std::vector<eval::QueryResult> text_results;
   std::vector<UserQuery> user;
   ojson t2i;
@@ -403,9 +421,7 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
     std::unique_ptr<ClipModel> model;
     auto need_model = [&]() -> Status {
       if (model) return Status::ok();
-      std::string path = o.model;
-      if (path.empty()) path = setting(snap.info, kSettingModelPath);
-      if (path.empty()) path = default_model_path();
+      const std::string& path = model_path;
       StatusOr<std::unique_ptr<ClipModel>> m = ClipModel::load(path);
       if (!m.is_ok()) {
         return m.status().with_context(
@@ -467,16 +483,28 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
   ojson thresholds;
   thresholds["top_k"] = o.k;
   if (!o.image_only) {
-    thresholds["text"] = threshold_json(eval::top_scores(text_results), kDefaultTextMinScore);
+    thresholds["text"] =
+        threshold_json(eval::top_scores(text_results),
+                       model_settings.text_min_score.value_or(kDefaultTextMinScore));
   } else {
     thresholds["text"] = nullptr;
   }
-  thresholds["image"] = threshold_json(eval::top_scores(image_results), kDefaultImageMinScore);
+  thresholds["image"] =
+      threshold_json(eval::top_scores(image_results),
+                     model_settings.image_min_score.value_or(kDefaultImageMinScore));
+  thresholds["defaults_from"] = model_settings.text_min_score || model_settings.image_min_score
+                                    ? ojson(model_settings.path)
+                                    : ojson("built-in (0.25 text, 0.95 image)");
   doc["thresholds"] = thresholds;
   doc["seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   IndexEvaluation out;
   out.doc = std::move(doc);
+  out.model_path = model_path;
+  out.image_results = std::move(image_results);
+  out.text_results = std::move(text_results);
+  out.rows = std::move(snap.rows);
+  out.data_dir = data_dir;
   return out;
 }
 
@@ -619,12 +647,56 @@ void print_side_by_side(const std::vector<ojson>& docs) {
   }
 }
 
+// --write-model-config: the suggested thresholds into the model's settings file.
+Status write_model_config(const IndexEvaluation& e) {
+  const ojson& t = e.doc["thresholds"];
+  auto suggested = [](const ojson& x) {
+    return x.is_null() || x["suggested_min_score"].is_null()
+               ? std::numeric_limits<float>::quiet_NaN()
+               : x["suggested_min_score"].get<float>();
+  };
+  const float text = suggested(t["text"]), image = suggested(t["image"]);
+  if (std::isnan(text) && std::isnan(image)) {
+    return Status::failed_precondition("no threshold to write: no relevant result in any top k");
+  }
+  ojson evaluation = {
+      {"index", e.doc["index"]}, {"images", e.doc["images"]}, {"k", e.doc["k"]}, {"keep", kKeep}};
+  if (!t["text"].is_null()) evaluation["text_irrelevant_passed"] = t["text"]["irrelevant_passed"];
+  evaluation["image_irrelevant_passed"] = t["image"]["irrelevant_passed"];
+  XRS_RETURN_IF_ERROR(write_model_thresholds(e.model_path, text, image, evaluation.dump()));
+  std::fprintf(stderr, "xray-search: wrote %s (text_min_score %s, image_min_score %s)\n",
+               model_settings_path(e.model_path).c_str(),
+               std::isnan(text) ? "unchanged" : strfmt("%.4f", text).c_str(),
+               std::isnan(image) ? "unchanged" : strfmt("%.4f", image).c_str());
+  return Status::ok();
+}
+
 int run_evaluate(const EvaluateOptions& o) {
+  if (o.write_model_config && o.index_dirs.size() != 1) {
+    return report_error(Status::invalid_argument("--write-model-config needs exactly one --index"),
+                        true);
+  }
+  if (!o.report.empty() && o.index_dirs.size() != 1) {
+    return report_error(Status::invalid_argument("--report needs exactly one --index"), true);
+  }
   ProgressLine progress(std::chrono::seconds(5));
   std::vector<ojson> docs;
   for (const std::string& dir : o.index_dirs) {
     StatusOr<IndexEvaluation> e = evaluate_index(dir, o, progress);
     if (!e.is_ok()) return report_error(e.status());
+    if (o.write_model_config) {
+      if (Status s = write_model_config(*e); !s.is_ok()) return report_error(s);
+    }
+    if (!o.report.empty()) {
+      ReportInput in;
+      in.doc = &e->doc;
+      in.image_results = &e->image_results;
+      in.text_results = &e->text_results;
+      in.rows = &e->rows;
+      in.data_dir = e->data_dir;
+      if (Status s = write_evaluation_report(o.report, in); !s.is_ok()) return report_error(s);
+      std::fprintf(stderr, "xray-search: wrote %s/report.html\n", o.report.c_str());
+    }
     docs.push_back(std::move(e->doc));
   }
   progress.finish();
@@ -676,6 +748,12 @@ void setup_evaluate(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "the bootstrap's random seed")->capture_default_str();
   cmd->add_flag("--image-only", o->image_only, "image→image only (no model is loaded)");
+  cmd->add_option("--report", o->report,
+                  "write DIR/report.html: a self-contained page with the tables, score histograms "
+                  "and the top results of a few queries per category as thumbnails");
+  cmd->add_flag("--write-model-config", o->write_model_config,
+                "write the suggested thresholds (text_min_score, image_min_score) into the model "
+                "folder's xray-search-model.json, used by search and serve as their defaults");
   cmd->add_flag("--json", o->json, "print JSON (docs/EVALUATION.md describes the document)");
   cmd->callback([o, group, &exit_code] {
     o->has_group_column = group->count() > 0;

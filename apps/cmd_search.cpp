@@ -196,7 +196,7 @@ void setup_search(CLI::App& app, int& exit_code) {
   CLI::Option* embedding = cmd->add_option(
       "--embedding", o->embedding,
       "query with an embedding computed elsewhere: a .npy (float32/64, shape (d,) or (1,d)) or a "
-      "JSON array (or an `embed` output line); default --min-score 0.95 as for images");
+      "JSON array (or an `embed` output line); default --min-score: the image threshold");
   cmd->add_option("--k,-k", o->k, "number of results (1-20)")
       ->check(CLI::Range(1, kMaxK))
       ->capture_default_str();
@@ -212,7 +212,8 @@ void setup_search(CLI::App& app, int& exit_code) {
       "normalised embeddings, renormalised; id terms are left out of the results");
   CLI::Option* min_score =
       cmd->add_option("--min-score", o->min_score,
-                      "lowest cosine similarity returned (default 0.25 for text, 0.95 for images)")
+                      "lowest cosine similarity returned (default: the model folder's "
+                      "xray-search-model.json thresholds, else 0.25 for text, 0.95 for images)")
           ->check(CLI::Range(-1.0, 1.0));
   cmd->add_option("--category,-c", o->category, "only this category");
   cmd->add_flag("--include-self", o->include_self,

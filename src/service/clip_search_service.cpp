@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "clip/model_settings.h"
 #include "clip/ops.h"
 #include "core/sha256.h"
 #include "imaging/decode.h"
@@ -56,6 +57,10 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
   XRS_RETURN_IF_ERROR(s->index_->check_model(identity).with_context(options.index_dir));
   s->data_dir_ = options.data_dir.empty() ? setting(info, kSettingDataDir) : options.data_dir;
   s->model_label_ = identity.name + " " + identity.weights_sha256.substr(0, 12);
+  // The model folder's search settings (xray-search-model.json): its default thresholds.
+  XRS_ASSIGN_OR_RETURN(const ModelSettings settings, load_model_settings(model_path));
+  s->text_min_score_ = settings.text_min_score.value_or(kDefaultTextMinScore);
+  s->image_min_score_ = settings.image_min_score.value_or(kDefaultImageMinScore);
   s->decode_ = options.decode;
   for (const ImageRecord& r : s->index_->images()) s->id_by_sha256_.emplace(r.sha256, r.id);
   return s;
@@ -66,6 +71,8 @@ BackendInfo SearchService::info() const {
   b.images = index_->size();
   b.dim = index_->model().dim;
   b.model = model_label_;
+  b.text_min_score = text_min_score_;
+  b.image_min_score = image_min_score_;
   b.categories = index_->categories();
   return b;
 }
@@ -106,7 +113,7 @@ StatusOr<SearchResponse> SearchService::search_text(std::string_view query,
   }
   XRS_ASSIGN_OR_RETURN(std::vector<float> e, model_->embed_text(query));
   XRS_ASSIGN_OR_RETURN(SearchResponse r,
-                       search_embedding(e, kDefaultTextMinScore, options, std::nullopt));
+                       search_embedding(e, text_min_score_, options, std::nullopt));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -135,7 +142,7 @@ StatusOr<SearchResponse> SearchService::search_image(std::span<const uint8_t> im
         sha256_hex({reinterpret_cast<const char*>(image_bytes.data()), image_bytes.size()}));
     if (it != id_by_sha256_.end()) self = it->second;
   }
-  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, kDefaultImageMinScore, options, self));
+  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, image_min_score_, options, self));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -150,7 +157,7 @@ StatusOr<SearchResponse> SearchService::search_by_id(int64_t id,
   XRS_ASSIGN_OR_RETURN(std::vector<float> e, index_->embedding(id));
   std::optional<int64_t> self;
   if (options.exclude_self) self = id;
-  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, kDefaultImageMinScore, options, self));
+  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, image_min_score_, options, self));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -161,7 +168,7 @@ StatusOr<SearchResponse> SearchService::search_vector(std::span<const float> emb
   XRS_RETURN_IF_ERROR(validate_search_options(options));
   XRS_RETURN_IF_ERROR(validate_query_embedding(embedding, index_->model().dim));
   XRS_ASSIGN_OR_RETURN(SearchResponse r,
-                       search_embedding(embedding, kDefaultImageMinScore, options, std::nullopt));
+                       search_embedding(embedding, image_min_score_, options, std::nullopt));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -226,7 +233,7 @@ StatusOr<SearchResponse> SearchService::search_combined(std::span<const QueryTer
   }
   std::vector<float> query(dim);
   for (size_t j = 0; j < dim; ++j) query[j] = static_cast<float>(sum[j] / norm);
-  auto [min_score, rule] = combined_min_score(terms, options);
+  auto [min_score, rule] = combined_min_score(terms, options, text_min_score_, image_min_score_);
   SearchOptions o = options;
   o.min_score = min_score;
   XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(query, min_score, o, std::move(exclude)));

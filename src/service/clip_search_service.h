@@ -71,6 +71,9 @@ class SearchService final : public SearchBackend {
   std::shared_ptr<const IndexReader> index_;
   std::string data_dir_;
   std::string model_label_;
+  // Default thresholds: the model's settings, else kDefaultTextMinScore / kDefaultImageMinScore.
+  float text_min_score_ = kDefaultTextMinScore;
+  float image_min_score_ = kDefaultImageMinScore;
   DecodeOptions decode_;
   std::map<std::string, int64_t> id_by_sha256_;  // exclude-self for uploaded images
 };

@@ -88,14 +88,15 @@ Status validate_query_terms(std::span<const QueryTerm> terms, size_t dim) {
 }
 
 std::pair<float, std::string> combined_min_score(std::span<const QueryTerm> terms,
-                                                 const SearchOptions& options) {
+                                                 const SearchOptions& options, float text_default,
+                                                 float image_default) {
   if (options.min_score) return {*options.min_score, "given"};
   for (const QueryTerm& t : terms) {
     if (t.kind == QueryTerm::Kind::kText) {
-      return {kDefaultTextMinScore, "the text default, as a term is text"};
+      return {text_default, "the text default, as a term is text"};
     }
   }
-  return {kDefaultImageMinScore, "the image default, as no term is text"};
+  return {image_default, "the image default, as no term is text"};
 }
 
 }  // namespace xrs

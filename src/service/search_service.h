@@ -29,6 +29,9 @@ namespace xrs {
 constexpr int kDefaultK = 5;       // results per query (page size) when none is asked for
 constexpr int kMaxK = 20;          // the largest page a user may ask for
 constexpr int kMaxOffset = 10000;  // how deep paging may go (offset + k results are ranked)
+// The default thresholds when the model folder does not set its own (text_min_score and
+// image_min_score in MODEL_DIR/xray-search-model.json, clip/model_settings.h, written by
+// `evaluate --write-model-config`); an explicit min_score always wins.
 constexpr float kDefaultTextMinScore = 0.25f;   // threshold of text queries (original system)
 constexpr float kDefaultImageMinScore = 0.95f;  // threshold of image queries
 
@@ -91,6 +94,9 @@ struct BackendInfo {
   size_t dim = 0;                       // the embedding dimension (0: unknown)
   std::string model;                    // "<model name> <sha256 prefix>"
   std::vector<std::string> categories;  // categories present in the index
+  // The default thresholds in force (the model's, else kDefault*MinScore).
+  float text_min_score = kDefaultTextMinScore;
+  float image_min_score = kDefaultImageMinScore;
 };
 
 class SearchBackend {
@@ -134,8 +140,11 @@ Status validate_query_embedding(std::span<const float> embedding, size_t dim);
 // "term N: ".
 Status validate_query_terms(std::span<const QueryTerm> terms, size_t dim);
 
-// The threshold rule of a combined query: (threshold, the sentence saying why).
+// The threshold rule of a combined query: (threshold, the sentence saying why), with the
+// backend's default thresholds.
 std::pair<float, std::string> combined_min_score(std::span<const QueryTerm> terms,
-                                                 const SearchOptions& options);
+                                                 const SearchOptions& options,
+                                                 float text_default = kDefaultTextMinScore,
+                                                 float image_default = kDefaultImageMinScore);
 
 }  // namespace xrs

@@ -345,6 +345,101 @@ TEST_F(CliEvaluateTest, SideBySide) {
             doc["indexes"][1]["image_to_image"]["macro"]);
 }
 
+// --write-model-config writes the suggested thresholds beside the model; search then uses them as
+// its defaults (an explicit --min-score still wins), and a malformed file is an error.
+TEST_F(CliEvaluateTest, ModelConfigThresholds) {
+  // A model folder of the same name (so the same identity) holding links to the fixture's files.
+  const std::string model = file("models") + "/tiny-openai-b32";
+  std::filesystem::remove_all(file("models"));
+  std::filesystem::create_directories(model);
+  for (const char* f :
+       {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
+    std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
+  }
+  const std::string settings = model + "/xray-search-model.json";
+  // Without the file: the built-in defaults.
+  const ProcessResult before =
+      run_cli({"search", "--index", index(), "--model", model, "--text", "a hand x-ray", "--json"});
+  ASSERT_EQ(before.exit_code, 0) << describe(before);
+  EXPECT_NEAR(json::parse(before.out)["min_score"].get<double>(), 0.25, 1e-6);
+
+  const json got = evaluate_json({"--model", model, "--write-model-config"});
+  ASSERT_TRUE(got.is_object());
+  ASSERT_TRUE(std::filesystem::exists(settings));
+  std::ifstream in(settings);
+  const json written = json::parse(in);
+  const double text = got["thresholds"]["text"]["suggested_min_score"].get<double>();
+  const double image = got["thresholds"]["image"]["suggested_min_score"].get<double>();
+  EXPECT_NEAR(written["text_min_score"].get<double>(), text, 1e-6);
+  EXPECT_NEAR(written["image_min_score"].get<double>(), image, 1e-6);
+  EXPECT_EQ(written["evaluation"]["index"], index());
+
+  auto search_min = [&](std::vector<std::string> query) {
+    std::vector<std::string> argv = {"search", "--index", index(), "--model", model, "--json"};
+    argv.insert(argv.end(), query.begin(), query.end());
+    const ProcessResult r = run_cli(argv);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r.exit_code == 0 ? json::parse(r.out)["min_score"].get<double>() : -9.0;
+  };
+  EXPECT_NEAR(search_min({"--text", "a hand x-ray"}), text, 1e-6);
+  EXPECT_NEAR(search_min({"--id", "1"}), image, 1e-6);
+  EXPECT_NEAR(search_min({"--text", "a hand x-ray", "--min-score", "0.5"}), 0.5, 1e-6);
+  // evaluate now compares against the model's thresholds.
+  const json again = evaluate_json({"--model", model});
+  EXPECT_NEAR(again["thresholds"]["text"]["default_min_score"].get<double>(), text, 1e-6);
+  EXPECT_EQ(again["model_settings"], settings);
+
+  write_text(settings, R"({"text_min_score": 2})");
+  const ProcessResult bad =
+      run_cli({"search", "--index", index(), "--model", model, "--text", "a hand x-ray"});
+  EXPECT_EQ(bad.exit_code, 1) << describe(bad);
+  EXPECT_TRUE(contains(bad.err, "xray-search-model.json")) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "text_min_score")) << bad.err;
+  // Several indexes cannot share one write.
+  const ProcessResult two =
+      run_cli({"evaluate", "--index", index(), "--index", index(), "--write-model-config"});
+  EXPECT_EQ(two.exit_code, 2) << describe(two);
+}
+
+// --report: one self-contained page: tables, inline SVG histograms, thumbnails as data: URIs
+// marked relevant or irrelevant, nothing fetched from elsewhere. (Rendering in a browser is not
+// checked here.)
+TEST_F(CliEvaluateTest, Report) {
+  const std::string dir = file("report");
+  std::filesystem::remove_all(dir);
+  const ProcessResult r = run_cli({"evaluate", "--index", index(), "--report", dir});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::ifstream in(dir + "/report.html");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string page = ss.str();
+  ASSERT_FALSE(page.empty());
+  for (const char* part :
+       {"<!DOCTYPE html>", "<svg", "class=\"rel\"", "Image → image", "Text → image", "MAP@R",
+        "95% interval", "data:image/", "tile relevant", "a chest x-ray"}) {
+    EXPECT_TRUE(contains(page, part)) << part;
+  }
+  // Self-contained: no script, no external resource.
+  for (const char* part : {"<script", "src=\"http", "href=\"http", "@import", "url("}) {
+    EXPECT_FALSE(contains(page, part)) << part;
+  }
+  // 3 image queries per category with k = 5 results each, plus the 3 text queries: 60 result
+  // tiles, each marked.
+  size_t tiles = 0;
+  for (size_t at = page.find("<div class=\"tile "); at != std::string::npos;
+       at = page.find("<div class=\"tile ", at + 1)) {
+    ++tiles;
+  }
+  EXPECT_EQ(tiles, 3u * 3u * 6u + 3u * 5u);  // image rows show the query tile too
+  // Every thumbnail decodes as base64 of a JPEG or PNG: the first one checked.
+  const size_t at = page.find("data:image/jpeg;base64,");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(page.substr(at + 23, 4), "/9j/");  // base64 of FF D8 FF
+  const ProcessResult two =
+      run_cli({"evaluate", "--index", index(), "--index", index(), "--report", dir});
+  EXPECT_EQ(two.exit_code, 2) << describe(two);
+}
+
 TEST_F(CliEvaluateTest, BadInput) {
   auto expect_error = [&](const std::vector<std::string>& args, int code, const std::string& part) {
     std::vector<std::string> argv = {"evaluate"};

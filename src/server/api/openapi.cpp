@@ -60,7 +60,7 @@ constexpr const char* kDocument = R"json({
           "query": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "Non-blank UTF-8 text; the limit counts code points"},
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
-          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.25 for text"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the model's text_min_score (xray-search-model.json), else 0.25; /api/health limits.text_min_score"},
           "category": {"$ref": "#/components/schemas/Category"}
         }
       },
@@ -70,7 +70,7 @@ constexpr const char* kDocument = R"json({
           "id": {"type": "integer", "format": "int64", "minimum": 0},
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
-          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.95 (image queries)"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the model's image_min_score, else 0.95; /api/health limits.image_min_score"},
           "category": {"$ref": "#/components/schemas/Category"}
         }
       },
@@ -80,7 +80,7 @@ constexpr const char* kDocument = R"json({
           "embedding": {"type": "array", "items": {"type": "number"}, "minItems": 1, "description": "Finite numbers, exactly the model's dimension (/api/health's dim); L2-normalised by the server"},
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
-          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default 0.95 (the image threshold: an embedding has no kind)"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the image threshold (the model's image_min_score, else 0.95): an embedding has no kind"},
           "category": {"$ref": "#/components/schemas/Category"}
         }
       },
@@ -96,7 +96,7 @@ constexpr const char* kDocument = R"json({
               "weight": {"type": "number", "default": 1, "description": "Finite, not 0; negative subtracts"}}}},
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
-          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: 0.25 (text) when any term is text, else 0.95 (image); the response's min_score_rule says which"},
+          "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the text threshold (the model's, else 0.25) when any term is text, else the image one (else 0.95); the response's min_score_rule says which"},
           "category": {"$ref": "#/components/schemas/Category"}
         }
       },
@@ -106,7 +106,7 @@ constexpr const char* kDocument = R"json({
           "file": {"type": "string", "format": "binary", "description": "PNG, JPEG or DICOM; the type is read from the content"},
           "k": {"type": "string", "pattern": "^[0-9]+$", "description": "1 to 20; empty means the default (5)"},
           "offset": {"type": "string", "pattern": "^[0-9]+$", "description": "0 to 10000; empty means 0"},
-          "min_score": {"type": "string", "description": "A number from -1 to 1; empty means the default (0.95)"},
+          "min_score": {"type": "string", "description": "A number from -1 to 1; empty means the image default (the model's image_min_score, else 0.95)"},
           "category": {"type": "string", "description": "Empty means all categories"}
         }
       },
