@@ -28,6 +28,20 @@ int exec_train(int argc, char** argv) {
   ::execv(program.c_str(), args.data());
   const int err = errno;
   if (err == ENOENT) {
+    for (int i = 2; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--help" || a == "-h") {
+        // Help still answers (exit 0) where the trainer was not built, and says why.
+        std::printf(
+            "train or fine-tune a CLIP model on a dataset folder\n"
+            "Usage: xray-search train DATASET --out DIR [OPTIONS]\n\n"
+            "This build has no trainer: xray-search-train (%s) needs LibTorch.\n"
+            "Debian: apt install libtorch-dev, then rebuild; the options are in "
+            "docs/TRAINING.md.\n",
+            program.c_str());
+        return 0;
+      }
+    }
     std::fprintf(stderr,
                  "xray-search: error: 'train' needs xray-search-train next to xray-search (%s), "
                  "which was not built: it needs LibTorch (Debian: apt install libtorch-dev, then "
