@@ -58,6 +58,7 @@ void setup_merge(CLI::App& app, int& exit_code);
 void setup_search(CLI::App& app, int& exit_code);
 void setup_evaluate(CLI::App& app, int& exit_code);
 void setup_export(CLI::App& app, int& exit_code);
+void setup_duplicates(CLI::App& app, int& exit_code);
 void setup_serve(CLI::App& app, int& exit_code);
 void setup_token(CLI::App& app, int& exit_code);
 

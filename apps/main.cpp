@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   setup_serve(app, exit_code);
   setup_token(app, exit_code);
   setup_export(app, exit_code);
+  setup_duplicates(app, exit_code);
   setup_embed(app, exit_code);
   setup_tokenize(app, exit_code);
   setup_preprocess(app, exit_code);

@@ -39,6 +39,11 @@ struct ClipPreprocessConfig {
 // pixels.size() == width * height * channels, and width, height >= 1.
 Image resize_bicubic(const Image& image, int width, int height);
 
+// A thumbnail: the image resized (bicubic) so that its longer side is `size` (>= 1), keeping the
+// aspect ratio; an image that already fits is returned unchanged (never enlarged).
+// Precondition as resize_bicubic.
+Image shrink_to_fit(const Image& image, int size);
+
 // The region [left, left + crop_width) x [top, top + crop_height) of resize_bicubic(image,
 // width, height), computed without the rest: identical pixels, at the cost of the region only
 // (a centre crop of a resize to 224 x 14,000,000 is cheap). Precondition as resize_bicubic, plus

@@ -324,4 +324,13 @@ Image resize_bicubic(const Image& image, int width, int height) {
   return resize_bicubic_crop(image, width, height, 0, 0, width, height);
 }
 
+Image shrink_to_fit(const Image& image, int size) {
+  const int longest = std::max(image.width, image.height);
+  if (longest <= size) return image;
+  const double scale = static_cast<double>(size) / longest;
+  const int w = std::max(1, static_cast<int>(std::lround(image.width * scale)));
+  const int h = std::max(1, static_cast<int>(std::lround(image.height * scale)));
+  return resize_bicubic(image, w, h);
+}
+
 }  // namespace xrs

@@ -34,6 +34,9 @@ constexpr int kMaxOffset = 10000;  // how deep paging may go (offset + k results
 // `evaluate --write-model-config`); an explicit min_score always wins.
 constexpr float kDefaultTextMinScore = 0.25f;   // threshold of text queries (original system)
 constexpr float kDefaultImageMinScore = 0.95f;  // threshold of image queries
+// Near-duplicates (`duplicates`, and collapsing them in results): two images whose embeddings
+// have at least this cosine similarity are near-identical (repeat exposures, re-encodings).
+constexpr float kDefaultDuplicateMinScore = 0.97f;
 
 struct SearchOptions {
   int k = kDefaultK;

@@ -92,14 +92,7 @@ StatusOr<int> parse_preview_size(const HttpRequest& request) {
 // A JPEG no larger than size x size, keeping the aspect ratio (never enlarged).
 StatusOr<std::string> render_preview(const std::string& bytes, int size) {
   XRS_ASSIGN_OR_RETURN(Image image, decode_image(as_bytes(bytes)));
-  const int longest = std::max(image.width, image.height);
-  if (longest > size) {
-    const double scale = static_cast<double>(size) / longest;
-    const int w = std::max(1, static_cast<int>(std::lround(image.width * scale)));
-    const int h = std::max(1, static_cast<int>(std::lround(image.height * scale)));
-    image = resize_bicubic(image, w, h);
-  }
-  return encode_jpeg(image, kPreviewJpegQuality);
+  return encode_jpeg(shrink_to_fit(image, size), kPreviewJpegQuality);
 }
 
 // Key of the full-size rendering in the thumbnail cache (previews use their size, >= 16).
