@@ -2,7 +2,8 @@
 //                                 --term [W:]TERM ...) [--k 5]
 // [--offset N]
 // [--min-score S]
-//                    [--category C] [--include-self] [--model M] [--json]
+//                    [--category C] [--include-self] [--collapse-duplicates[=S]] [--model M]
+//                    [--json]
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -35,19 +36,38 @@ struct SearchCmdOptions {
        has_terms = false, has_min_score = false;
   std::string category;
   bool include_self = false;
+  std::string collapse;  // --collapse-duplicates[=S]: "" for the default threshold
+  bool has_collapse = false;
   bool json = false;
 };
 
-void print_table(const SearchResponse& r) {
+void print_table(const SearchResponse& r, bool collapsed) {
   if (r.results.empty()) {
     std::printf("no image scored at or above %.3f (try a lower --min-score)\n", r.min_score);
     return;
   }
-  std::printf("%-4s  %-6s  %-8s  %-32s  %s\n", "rank", "score", "category", "image", "path");
+  std::printf("%-4s  %-6s  %-8s  %-32s  %s%s\n", "rank", "score", "category", "image",
+              collapsed ? "hidden  " : "", "path");
   for (const SearchHit& h : r.results) {
-    std::printf("%-4d  %.4f  %-8s  %-32s  %s\n", h.rank, h.score, h.category.c_str(),
-                h.image_name.c_str(), h.path.c_str());
+    std::printf("%-4d  %.4f  %-8s  %-32s  ", h.rank, h.score, h.category.c_str(),
+                h.image_name.c_str());
+    if (collapsed) std::printf("%-6d  ", h.duplicates_hidden);
+    std::printf("%s\n", h.path.c_str());
   }
+}
+
+// --collapse-duplicates[=S]: the default threshold without a value.
+StatusOr<float> parse_collapse(const std::string& text) {
+  if (text.empty()) return kDefaultDuplicateMinScore;
+  double t = NAN;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
+  if (ec != std::errc() || ptr != text.data() + text.size() || !(t > 0.0 && t <= 1.0)) {
+    return Status::invalid_argument(
+        "--collapse-duplicates must be a cosine similarity in (0, 1], "
+        "got '" +
+        text + "'");
+  }
+  return static_cast<float>(t);
 }
 
 // One --term: [WEIGHT:]SOURCE, SOURCE one of text:T, image:FILE, id:N, embedding:FILE, or bare:
@@ -135,6 +155,11 @@ int run_search(const SearchCmdOptions& o) {
   if (o.has_min_score) options.min_score = static_cast<float>(o.min_score);
   if (!o.category.empty()) options.category = o.category;
   options.exclude_self = !o.include_self;
+  if (o.has_collapse) {
+    StatusOr<float> t = parse_collapse(o.collapse);
+    if (!t.is_ok()) return report_error(t.status(), true);
+    options.collapse_duplicates = *t;
+  }
   if (Status s = validate_search_options(options); !s.is_ok()) return report_error(s, true);
 
   SearchServiceOptions service_options;
@@ -178,7 +203,7 @@ int run_search(const SearchCmdOptions& o) {
       std::printf("minimum score %.3f: %s\n", response->min_score,
                   response->min_score_rule.c_str());
     }
-    print_table(*response);
+    print_table(*response, options.collapse_duplicates.has_value());
   }
   return kExitOk;
 }
@@ -218,6 +243,11 @@ void setup_search(CLI::App& app, int& exit_code) {
   cmd->add_option("--category,-c", o->category, "only this category");
   cmd->add_flag("--include-self", o->include_self,
                 "keep the query image in the results when it is itself indexed");
+  CLI::Option* collapse =
+      cmd->add_option("--collapse-duplicates", o->collapse,
+                      "hide near-duplicates of a result shown above (cosine >= S, default 0.97); "
+                      "each result counts what it hides; --k/--offset page the collapsed ranking")
+          ->expected(0, 1);
   cmd->add_option("--model,-m", o->model, "model (default: the one the index was built with)");
   cmd->add_flag("--json", o->json, "print JSON (the HTTP API's search response)");
   cmd->callback([=, &exit_code] {
@@ -226,7 +256,8 @@ void setup_search(CLI::App& app, int& exit_code) {
     o->has_id = id->count() > 0;
     o->has_embedding = embedding->count() > 0;
     o->has_terms = term->count() > 0;
-    o->has_min_score = min_score->count() > 0;  // NaN passes CLI::Range; the service refuses it
+    o->has_min_score = min_score->count() > 0;
+    o->has_collapse = collapse->count() > 0;  // NaN passes CLI::Range; the service refuses it
     exit_code = run_search(*o);
   });
 }

@@ -26,6 +26,7 @@
     category: $('category-select'),
     minScore: $('min-score'),
     minScoreHelp: $('min-score-help'),
+    collapse: $('collapse-duplicates'),
     results: $('results-region'),
     summary: $('result-summary'),
     errorBanner: $('error-banner'),
@@ -175,6 +176,7 @@
     if (el.category.value) options.category = el.category.value;
     const min = el.minScore.value.trim();
     if (min !== '') options.min_score = Number(min);
+    if (el.collapse.checked) options.collapse_duplicates = true;
     return options;
   }
 
@@ -365,7 +367,15 @@
       `${plural(state.hits.length, 'result')} for ${search.label}${where} · ` +
       `minimum score ${formatScore(data.min_score)}` +
       `${data.min_score_rule ? ` (${data.min_score_rule})` : ''} · ` +
+      `${collapsedNote(data)}` +
       `${data.took_ms < 1 ? '<1' : Math.round(data.took_ms)} ms`;
+  }
+
+  // "near-duplicates collapsed (N hidden) · " when the search collapsed them.
+  function collapsedNote(data) {
+    if (!data.query || data.query.collapse_duplicates === undefined) return '';
+    const hidden = state.hits.reduce((n, hit) => n + (hit.duplicates_hidden || 0), 0);
+    return `near-duplicates collapsed (${hidden} hidden) · `;
   }
 
   function renderEmpty(threshold, category) {
@@ -395,8 +405,10 @@
     button.type = 'button';
     button.className = 'result';
     button.dataset.index = String(index);
+    const hides = hit.duplicates_hidden || 0;
     button.setAttribute('aria-label',
-      `Rank ${hit.rank}: ${hit.image_name}, ${hit.category}, score ${formatScore(hit.score)}. Open details`);
+      `Rank ${hit.rank}: ${hit.image_name}, ${hit.category}, score ${formatScore(hit.score)}` +
+      `${hides ? `, hides ${plural(hides, 'near-duplicate')}` : ''}. Open details`);
 
     const thumb = document.createElement('span');
     thumb.className = 'thumb';
@@ -421,6 +433,13 @@
     chip.className = 'chip';
     chip.textContent = hit.category;
     line.append(score, chip);
+    if (hides) {
+      const dup = document.createElement('span');
+      dup.className = 'chip dup-count';
+      dup.textContent = `+${hides} similar`;
+      dup.title = `${plural(hides, 'near-duplicate')} of this image hidden`;
+      line.append(dup);
+    }
     const bar = document.createElement('span');
     bar.className = 'score-bar';
     const fill = document.createElement('span');
@@ -562,7 +581,7 @@
   });
 
   // Changing an option re-runs the last search with it.
-  for (const control of [el.k, el.category, el.minScore]) {
+  for (const control of [el.k, el.category, el.minScore, el.collapse]) {
     control.addEventListener('change', () => {
       if (state.last) runSearch(state.last);
     });

@@ -8,6 +8,7 @@
 #include "clip/ops.h"
 #include "core/sha256.h"
 #include "imaging/decode.h"
+#include "service/collapse.h"
 
 namespace xrs {
 
@@ -96,9 +97,15 @@ StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> 
   request.min_score = options.min_score.value_or(min_score);
   request.category = options.category;
   request.exclude_ids = std::move(exclude_ids);
-  XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> found, index_->search(embedding, request));
   SearchResponse response;
   response.min_score = request.min_score;
+  if (options.collapse_duplicates) {
+    XRS_ASSIGN_OR_RETURN(response.results,
+                         collapsed_search(*index_, embedding, request, request.k, request.offset,
+                                          *options.collapse_duplicates));
+    return response;
+  }
+  XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> found, index_->search(embedding, request));
   response.results.reserve(found.size());
   for (const SearchResult& r : found) response.results.push_back(to_hit(r));
   return response;

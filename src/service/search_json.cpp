@@ -14,6 +14,7 @@ SearchQueryEcho SearchQueryEcho::of(std::string_view type, const SearchOptions& 
   echo.k = options.k;
   echo.offset = options.offset;
   echo.category = options.category;
+  echo.collapse_duplicates = options.collapse_duplicates;
   return echo;
 }
 
@@ -35,6 +36,7 @@ std::string search_response_json(const SearchResponse& response, const SearchQue
                        {"preview_url", url + "/preview"},
                        {"path", hit.path},
                        {"source_url", hit.source_url}});
+    if (query.collapse_duplicates) results.back()["duplicates_hidden"] = hit.duplicates_hidden;
   }
   json echo = {{"type", query.type},
                {"k", query.k},
@@ -42,6 +44,9 @@ std::string search_response_json(const SearchResponse& response, const SearchQue
                {"category", query.category ? json(*query.category) : json()}};
   if (query.id) echo["id"] = *query.id;
   if (query.terms) echo["terms"] = *query.terms;
+  if (query.collapse_duplicates) {
+    echo["collapse_duplicates"] = round_score(*query.collapse_duplicates);
+  }
   json doc = {{"results", std::move(results)},
               {"took_ms", std::round(response.took_ms * 100) / 100},
               {"min_score", round_score(response.min_score)},

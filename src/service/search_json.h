@@ -3,9 +3,10 @@
 // same thing. Lives in the service so that the CLI does not link the HTTP server.
 //
 //   {"results":[{"rank","id","image_name","category","score","url","preview_url","path",
-//                "source_url"}, ...],
+//                "source_url"[,"duplicates_hidden"]}, ...],
 //    "took_ms", "min_score"[, "min_score_rule"], "query":{"type","k","offset","category"[,"id"]
-//    [,"terms"]}}
+//    [,"terms"][,"collapse_duplicates"]}}
+// (duplicates_hidden and collapse_duplicates only when the search collapsed near-duplicates.)
 //
 // Scores are rounded to 6 decimals (round_score), took_ms to 2. Pure functions; thread-safe.
 #pragma once
@@ -25,8 +26,9 @@ struct SearchQueryEcho {
   int k = kDefaultK;
   int offset = 0;
   std::optional<std::string> category;
-  std::optional<int64_t> id;    // the query image's id ("similar")
-  std::optional<size_t> terms;  // how many terms ("combined")
+  std::optional<int64_t> id;                 // the query image's id ("similar")
+  std::optional<size_t> terms;               // how many terms ("combined")
+  std::optional<float> collapse_duplicates;  // the collapse threshold, when collapsing
 
   static SearchQueryEcho of(std::string_view type, const SearchOptions& options);
 };

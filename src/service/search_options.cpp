@@ -24,6 +24,14 @@ Status validate_search_options(const SearchOptions& options) {
           (std::isnan(s) ? std::string("NaN") : std::to_string(s)));
     }
   }
+  if (options.collapse_duplicates) {
+    const float t = *options.collapse_duplicates;
+    if (!(t > 0.0f && t <= 1.0f)) {
+      return Status::invalid_argument(
+          "collapse_duplicates must be a cosine similarity in (0, 1], got " +
+          (std::isnan(t) ? std::string("NaN") : std::to_string(t)));
+    }
+  }
   if (options.category && options.category->empty()) {
     return Status::invalid_argument("category must not be empty (leave it out for all categories)");
   }

@@ -44,6 +44,10 @@ struct SearchOptions {
   std::optional<float> min_score;       // unset: the default for the query kind
   std::optional<std::string> category;  // unset: all categories
   bool exclude_self = true;             // image queries: leave out the query image itself
+  // Collapse near-duplicates at this cosine similarity, in (0, 1] (service/collapse.h): a result
+  // that is a near-duplicate of one kept above it is hidden and counted in that one's
+  // duplicates_hidden; ranks, k and offset then refer to the collapsed ranking. Unset: no collapse.
+  std::optional<float> collapse_duplicates;
 };
 
 // One result, the only hit type front ends see (the index's SearchResult rows become these in
@@ -56,6 +60,7 @@ struct SearchHit {
   float score = 0;   // cosine similarity
   std::string path;  // relative to the dataset folder, e.g. raw/chest/a.png
   std::string source_url;
+  int duplicates_hidden = 0;  // with collapse_duplicates: near-duplicates hidden behind this one
 };
 
 struct SearchResponse {
@@ -131,7 +136,7 @@ class SearchBackend {
   virtual StatusOr<IndexedImage> image(int64_t id) const = 0;
 };
 
-// Checks k, offset and min_score ranges (kInvalidArgument naming the field).
+// Checks k, offset, min_score and collapse_duplicates ranges (kInvalidArgument naming the field).
 Status validate_search_options(const SearchOptions& options);
 
 // Checks a query embedding against the model's dimension `dim` (0: not checked): its length, and

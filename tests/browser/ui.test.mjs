@@ -186,6 +186,36 @@ test('more results appends the next page, ranks continuing without repeats', asy
   await shot(page, 'desktop-more-results');
 });
 
+test('collapsing near-duplicates shows the best of each group and what it hides', async (t) => {
+  const page = await openUi(t);
+  await page.fill('#min-score', '-1');  // every image qualifies
+  await page.selectOption('#k-select', '20');
+  await textSearch(page, 'chest x-ray');
+  const before = await resultCount(page);
+  assert.ok(before > 0);
+  assert.equal(await page.locator('#result-grid .dup-count').count(), 0);
+  await page.check('#collapse-duplicates');
+  await page.waitForFunction(() => /near-duplicates collapsed/.test(
+    document.getElementById('result-summary').textContent));
+  await waitForSearch(page);
+  const after = await resultCount(page);
+  assert.ok(after > 0 && after <= before, `${after} results collapsed from ${before}`);
+  const summary = await page.locator('#result-summary').textContent();
+  const hidden = Number(summary.match(/near-duplicates collapsed \((\d+) hidden\)/)[1]);
+  const chips = await page.locator('#result-grid .dup-count').allTextContents();
+  const fromChips = chips.reduce((n, text) => n + Number(text.match(/^\+(\d+) similar$/)[1]), 0);
+  assert.equal(fromChips, hidden, 'the summary adds up the cards');
+  if (after < before) assert.ok(hidden > 0, 'results went away, so some are counted as hidden');
+  const ranks = await page.locator('#result-grid .rank').allTextContents();
+  assert.deepEqual(ranks, ranks.map((_, i) => `#${i + 1}`), 'ranks of the collapsed ranking');
+  await shot(page, 'desktop-collapsed');
+  await page.uncheck('#collapse-duplicates');
+  await page.waitForFunction(() => !/near-duplicates collapsed/.test(
+    document.getElementById('result-summary').textContent));
+  await waitForSearch(page);
+  assert.equal(await resultCount(page), before);
+});
+
 test('a combination of a text and a subtracted indexed image', async (t) => {
   const page = await openUi(t);
   await page.fill('#min-score', '-1');

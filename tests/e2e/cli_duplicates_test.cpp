@@ -253,5 +253,57 @@ TEST_F(CliDuplicatesTest, TableSheetThresholdValidationAndEmptyResult) {
             std::string::npos);
 }
 
+// search --collapse-duplicates[=S]: pages of the collapsed ranking concatenate to it, counts
+// included; kept plus hidden results cover the whole ranking; bad values are usage errors.
+TEST_F(CliDuplicatesTest, SearchCollapsesNearDuplicatesAcrossPages) {
+  // A threshold between pair scores, as the reference chose (some images collapse, not all).
+  std::string t;
+  for (const auto& [key, groups] : reference_->items()) {
+    if (key != "max_pair" && !groups.empty()) t = key;
+  }
+  ASSERT_FALSE(t.empty());
+  auto search = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"search", "--index",    index(),
+                                     "--text", "hand x-ray", "--min-score",
+                                     "-1",     "--json",     "--collapse-duplicates=" + t};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r.exit_code == 0 ? json::parse(r.out) : json();
+  };
+  const json all = search({"--k", "20"});
+  ASSERT_TRUE(all.contains("results"));
+  EXPECT_NEAR(all["query"]["collapse_duplicates"].get<double>(), std::stod(t), 1e-6);
+  const size_t images = data_->rows().size();
+  size_t hidden = 0;
+  for (const json& h : all["results"]) hidden += h["duplicates_hidden"].get<size_t>();
+  EXPECT_EQ(all["results"].size() + hidden, images) << all.dump();
+  EXPECT_LT(all["results"].size(), images);
+  std::vector<json> pages;
+  for (int offset = 0;; offset += 2) {
+    const json page = search({"--k", "2", "--offset", std::to_string(offset)});
+    ASSERT_TRUE(page.contains("results"));
+    for (const json& h : page["results"]) pages.push_back(h);
+    if (page["results"].size() < 2) break;
+    ASSERT_LT(offset, 40);
+  }
+  ASSERT_EQ(pages.size(), all["results"].size());
+  for (size_t i = 0; i < pages.size(); ++i) {
+    EXPECT_EQ(pages[i]["id"], all["results"][i]["id"]) << i;
+    EXPECT_EQ(pages[i]["rank"], int(i) + 1);
+    EXPECT_EQ(pages[i]["duplicates_hidden"], all["results"][i]["duplicates_hidden"]) << i;
+  }
+  // Without a value: the default threshold (0.97); the table shows the hidden column.
+  ProcessResult table = run_cli({"search", "--index", index(), "--text", "hand x-ray",
+                                 "--min-score", "-1", "--collapse-duplicates"});
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  EXPECT_NE(table.out.find("hidden"), std::string::npos) << table.out;
+  for (const char* bad : {"0", "1.5", "x", "-0.3"}) {
+    ProcessResult r = run_cli({"search", "--index", index(), "--text", "hand",
+                               std::string("--collapse-duplicates=") + bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << describe(r);
+  }
+}
+
 }  // namespace
 }  // namespace xrs

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -119,24 +120,37 @@ StatusOr<SearchResponse> FakeBackend::rank(std::vector<std::pair<float, int64_t>
   std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
-  int skipped = 0;  // of the first options.offset qualifying images (paging)
+  // The qualifying ranking; collapsed, the best of each category with the count of the rest.
+  std::vector<std::pair<float, int64_t>> ranking;
+  std::vector<int> hidden;
+  std::map<std::string, size_t> kept_of_category;
   for (const auto& [score, id] : scored) {
     const IndexedImage& image = images_[static_cast<size_t>(id)];
     if (options.category && image.category != *options.category) continue;
     if (score < response.min_score) continue;
-    if (skipped < options.offset) {
-      ++skipped;
-      continue;
+    if (options.collapse_duplicates) {
+      auto [it, first] = kept_of_category.try_emplace(image.category, ranking.size());
+      if (!first) {
+        ++hidden[it->second];
+        continue;
+      }
     }
-    if (static_cast<int>(response.results.size()) == options.k) break;
+    ranking.emplace_back(score, id);
+    hidden.push_back(0);
+  }
+  for (size_t i = static_cast<size_t>(options.offset);
+       i < ranking.size() && static_cast<int>(response.results.size()) < options.k; ++i) {
+    const auto [score, id] = ranking[i];
+    const IndexedImage& image = images_[static_cast<size_t>(id)];
     SearchHit hit;
-    hit.rank = options.offset + static_cast<int>(response.results.size()) + 1;
+    hit.rank = static_cast<int>(i) + 1;
     hit.id = id;
     hit.image_name = image.image_name;
     hit.category = image.category;
     hit.score = score;
     hit.path = "raw/" + image.category + "/" + image.image_name;
     hit.source_url = image.source_url;
+    hit.duplicates_hidden = hidden[i];
     response.results.push_back(std::move(hit));
   }
   response.took_ms =

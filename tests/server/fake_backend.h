@@ -13,6 +13,9 @@
 //   threshold rule); scores as for text, from the terms' texts; id terms are left out.
 // - Embedding (dimension kFakeDim): image i scores the query's value at i % kFakeDim (after the
 //   real validation), so a test can choose the ranking.
+// - collapse_duplicates: images of one category count as near-duplicates of each other, so the
+//   collapsed ranking is the best of each category, each with the number of the others that
+//   qualify as duplicates_hidden.
 //
 // Thread-safe: the hooks are guarded by a mutex; search methods may run concurrently.
 #pragma once

@@ -389,5 +389,75 @@ TEST_F(RouterTest, SimilarSearch) {
   expect_error(similar(R"({"id":1,"query":"x"})"), 400, "invalid_argument", "unknown field");
 }
 
+// collapse_duplicates: true (the default threshold), a number, false/null (off), in every JSON
+// search and the image form; echoed in "query", each result then carrying duplicates_hidden;
+// anything else refused naming the field. (The fake treats one category as one group.)
+TEST_F(RouterTest, CollapseDuplicatesIsParsedEchoedAndValidated) {
+  HttpResponse r =
+      search_text(R"({"query":"chest","k":20,"min_score":-1,"collapse_duplicates":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = body_json(r);
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, kDefaultDuplicateMinScore);
+  EXPECT_NEAR(j["query"]["collapse_duplicates"].get<double>(), 0.97, 1e-9);
+  const size_t categories = backend_->info().categories.size();
+  ASSERT_EQ(j["results"].size(), categories);
+  int hidden = 0;
+  for (const json& hit : j["results"]) hidden += hit["duplicates_hidden"].get<int>();
+  EXPECT_EQ(size_t(hidden) + categories, backend_->info().images);
+
+  r = search_text(R"({"query":"chest","collapse_duplicates":0.99})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, 0.99f);
+  for (const char* off : {"false", "null"}) {
+    r = search_text(std::string(R"({"query":"chest","collapse_duplicates":)") + off + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_FALSE(backend_->last_options().collapse_duplicates) << off;
+    j = body_json(r);
+    EXPECT_FALSE(j["query"].contains("collapse_duplicates"));
+    for (const json& hit : j["results"]) EXPECT_FALSE(hit.contains("duplicates_hidden"));
+  }
+  for (const char* bad : {"0", "-0.5", "1.01", R"("0.9")", "[1]", "{}"}) {
+    expect_error(search_text(std::string(R"({"query":"a","collapse_duplicates":)") + bad + "}"),
+                 400, "invalid_argument", "collapse_duplicates must be true, false or");
+  }
+  // The other JSON searches take it too.
+  r = handle(
+      json_request("/api/search/similar", R"({"id":1,"min_score":0,"collapse_duplicates":0.98})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, 0.98f);
+  r = handle(json_request(
+      "/api/search/embedding",
+      R"({"embedding":[0.1,0.9,0.2,0.8,0.3,0.7,0.4,0.6],"collapse_duplicates":true})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, kDefaultDuplicateMinScore);
+  r = handle(json_request("/api/search/combined",
+                          R"({"terms":[{"text":"chest"}],"collapse_duplicates":true})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, kDefaultDuplicateMinScore);
+  // Paging the collapsed ranking: offset 1 starts at its second result.
+  r = search_text(
+      R"({"query":"chest","k":1,"offset":1,"min_score":-1,"collapse_duplicates":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(r)["results"][0]["rank"], 2);
+
+  // The image form: "true", a number, "false" or empty (off).
+  const std::string png = png_bytes(8, 8);
+  r = handle(form_request({file_part(png), field("collapse_duplicates", "true")}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, kDefaultDuplicateMinScore);
+  r = handle(form_request({file_part(png), field("collapse_duplicates", "0.96")}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, 0.96f);
+  for (const char* off : {"false", ""}) {
+    r = handle(form_request({file_part(png), field("collapse_duplicates", off)}));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_FALSE(backend_->last_options().collapse_duplicates) << off;
+  }
+  for (const char* bad : {"yes", "0", "1.5", "nan", " 0.9"}) {
+    expect_error(handle(form_request({file_part(png), field("collapse_duplicates", bad)})), 400,
+                 "invalid_argument", "collapse_duplicates");
+  }
+}
+
 }  // namespace
 }  // namespace xrs::testing

@@ -316,6 +316,106 @@ TEST_F(SearchServiceTest, PagesConcatenateToTheBruteForceRanking) {
   EXPECT_TRUE(empty->results.empty());
 }
 
+// Collapsing near-duplicates (service/collapse.h) against the definition applied here in plain
+// loops to the brute-force ranking: walk it best first; a result whose cosine similarity (double
+// precision, catalog embeddings) with a kept result above it is >= t is hidden and counted for
+// the first such kept result. Pages of every size concatenate to it, counts included. The
+// thresholds sit between two neighbouring pair similarities (no borderline pair).
+TEST_F(SearchServiceTest, CollapsedPagesConcatenateToTheCollapsedBruteForceRanking) {
+  std::map<int64_t, const ImageRecord*> by_id;
+  for (const auto& [name, r] : *rows_) by_id[r.id] = &r;
+  auto cosine = [](const ImageRecord& a, const ImageRecord& b) {
+    double d = 0, na = 0, nb = 0;
+    for (size_t i = 0; i < a.embedding.size(); ++i) {
+      d += double(a.embedding[i]) * b.embedding[i];
+      na += double(a.embedding[i]) * a.embedding[i];
+      nb += double(b.embedding[i]) * b.embedding[i];
+    }
+    return d / std::sqrt(na * nb);
+  };
+  std::vector<double> pairs;
+  for (const auto& [a, ra] : by_id) {
+    for (const auto& [b, rb] : by_id) {
+      if (a < b) pairs.push_back(cosine(*ra, *rb));
+    }
+  }
+  std::sort(pairs.rbegin(), pairs.rend());
+  std::vector<double> thresholds;
+  for (double q : {0.05, 0.3, 0.7}) {
+    size_t i = size_t(q * double(pairs.size()));
+    while (i + 1 < pairs.size() && pairs[i] - pairs[i + 1] < 1e-5) ++i;
+    ASSERT_LT(i + 1, pairs.size());
+    thresholds.push_back((pairs[i] + pairs[i + 1]) / 2);
+  }
+  auto text = testing::tiny_model().embed_text("hand x-ray");
+  ASSERT_TRUE(text.is_ok());
+  const ImageRecord& self = rows_->begin()->second;
+  struct Case {
+    std::string what;
+    std::vector<float> query;
+    std::optional<int64_t> id;
+    std::optional<std::string> category;
+  };
+  const std::vector<Case> cases = {{"text", *text, {}, {}},
+                                   {"text chest", *text, {}, "chest"},
+                                   {"by id", self.embedding, self.id, {}}};
+  for (const Case& c : cases) {
+    const auto ranking =
+        testing::brute_force(*rows_, c.query, rows_->size(), -1.0, c.category, c.id);
+    for (double t : thresholds) {
+      std::vector<int64_t> kept;
+      std::vector<int> hidden;
+      for (const BruteHit& h : ranking) {
+        size_t match = kept.size();
+        for (size_t j = 0; j < kept.size(); ++j) {
+          if (cosine(*by_id[h.id], *by_id[kept[j]]) >= t) {
+            match = j;
+            break;
+          }
+        }
+        if (match < kept.size()) {
+          ++hidden[match];
+        } else {
+          kept.push_back(h.id);
+          hidden.push_back(0);
+        }
+      }
+      ASSERT_LT(kept.size(), ranking.size()) << c.what << " t=" << t << ": nothing collapses";
+      for (int k : {1, 3, 7, 20}) {
+        const std::string what = c.what + " t=" + std::to_string(t) + " k=" + std::to_string(k);
+        std::vector<SearchHit> pages;
+        for (int offset = 0;; offset += k) {
+          SearchOptions o = options(k, -1.0f, c.category);
+          o.offset = offset;
+          o.collapse_duplicates = float(t);
+          auto page =
+              c.id ? service_->search_by_id(*c.id, o) : service_->search_text("hand x-ray", o);
+          ASSERT_TRUE(page.is_ok()) << what << ": " << page.status().to_string();
+          pages.insert(pages.end(), page->results.begin(), page->results.end());
+          if (page->results.size() < size_t(k)) break;
+          ASSERT_LT(offset, 100 * k) << what;
+        }
+        ASSERT_EQ(pages.size(), kept.size()) << what;
+        for (size_t i = 0; i < kept.size(); ++i) {
+          EXPECT_EQ(pages[i].id, kept[i]) << what << " rank " << i + 1;
+          EXPECT_EQ(pages[i].rank, int(i) + 1) << what;
+          EXPECT_EQ(pages[i].duplicates_hidden, hidden[i]) << what << " rank " << i + 1;
+        }
+      }
+    }
+  }
+  // Without collapse nothing is counted; a bad threshold is refused.
+  auto plain = service_->search_text("hand x-ray", options(5, -1.0f));
+  ASSERT_TRUE(plain.is_ok());
+  for (const SearchHit& h : plain->results) EXPECT_EQ(h.duplicates_hidden, 0);
+  for (float bad : {0.0f, -0.2f, 1.5f, std::nanf("")}) {
+    SearchOptions o = options(5);
+    o.collapse_duplicates = bad;
+    EXPECT_EQ(service_->search_text("hand x-ray", o).status().code(), StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 // A query by embedding equals the query that produced the embedding: text, an outside image,
 // an indexed image (which an embedding query does not exclude: it has no identity).
 TEST_F(SearchServiceTest, EmbeddingQueryEqualsTheQueryThatProducedIt) {

@@ -61,7 +61,8 @@ constexpr const char* kDocument = R"json({
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the model's text_min_score (xray-search-model.json), else 0.25; /api/health limits.text_min_score"},
-          "category": {"$ref": "#/components/schemas/Category"}
+          "category": {"$ref": "#/components/schemas/Category"},
+          "collapse_duplicates": {"$ref": "#/components/schemas/CollapseDuplicates"}
         }
       },
       "SimilarSearchRequest": {
@@ -71,7 +72,8 @@ constexpr const char* kDocument = R"json({
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the model's image_min_score, else 0.95; /api/health limits.image_min_score"},
-          "category": {"$ref": "#/components/schemas/Category"}
+          "category": {"$ref": "#/components/schemas/Category"},
+          "collapse_duplicates": {"$ref": "#/components/schemas/CollapseDuplicates"}
         }
       },
       "EmbeddingSearchRequest": {
@@ -81,7 +83,8 @@ constexpr const char* kDocument = R"json({
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the image threshold (the model's image_min_score, else 0.95): an embedding has no kind"},
-          "category": {"$ref": "#/components/schemas/Category"}
+          "category": {"$ref": "#/components/schemas/Category"},
+          "collapse_duplicates": {"$ref": "#/components/schemas/CollapseDuplicates"}
         }
       },
       "CombinedSearchRequest": {
@@ -97,7 +100,8 @@ constexpr const char* kDocument = R"json({
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the text threshold (the model's, else 0.25) when any term is text, else the image one (else 0.95); the response's min_score_rule says which"},
-          "category": {"$ref": "#/components/schemas/Category"}
+          "category": {"$ref": "#/components/schemas/Category"},
+          "collapse_duplicates": {"$ref": "#/components/schemas/CollapseDuplicates"}
         }
       },
       "ImageSearchForm": {
@@ -107,11 +111,13 @@ constexpr const char* kDocument = R"json({
           "k": {"type": "string", "pattern": "^[0-9]+$", "description": "1 to 20; empty means the default (5)"},
           "offset": {"type": "string", "pattern": "^[0-9]+$", "description": "0 to 10000; empty means 0"},
           "min_score": {"type": "string", "description": "A number from -1 to 1; empty means the image default (the model's image_min_score, else 0.95)"},
-          "category": {"type": "string", "description": "Empty means all categories"}
+          "category": {"type": "string", "description": "Empty means all categories"},
+          "collapse_duplicates": {"type": "string", "description": "Empty or false: no collapse; true: collapse at 0.97; or a cosine similarity in (0, 1]"}
         }
       },
       "K": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "nullable": true},
       "Offset": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0, "nullable": true, "description": "Results to skip (paging: page n of size k is offset n*k); ranks stay those of the whole ranking"},
+      "CollapseDuplicates": {"oneOf": [{"type": "boolean"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}], "nullable": true, "default": false, "description": "Collapse near-duplicates: true (at cosine 0.97) or a threshold in (0, 1]; a result that is a near-duplicate of one kept above it is hidden and counted in that one's duplicates_hidden; k, offset and rank then refer to the collapsed ranking (docs/DUPLICATES.md)"},
       "Category": {"type": "string", "minLength": 1, "nullable": true, "description": "One of /api/health's categories; null or absent for all"},
       "SearchHit": {
         "type": "object", "required": ["rank", "id", "image_name", "category", "score", "url", "preview_url", "path", "source_url"],
@@ -124,7 +130,8 @@ constexpr const char* kDocument = R"json({
           "url": {"type": "string", "description": "/api/images/<id>"},
           "preview_url": {"type": "string", "description": "/api/images/<id>/preview"},
           "path": {"type": "string", "description": "Relative to the dataset folder"},
-          "source_url": {"type": "string", "description": "Where the image was published (may be empty)"}
+          "source_url": {"type": "string", "description": "Where the image was published (may be empty)"},
+          "duplicates_hidden": {"type": "integer", "minimum": 0, "description": "Only when collapsing: the near-duplicates of this result hidden from the ranking"}
         }
       },
       "SearchResponse": {
@@ -140,7 +147,8 @@ constexpr const char* kDocument = R"json({
             "k": {"type": "integer"},
             "offset": {"type": "integer"},
             "category": {"type": "string", "nullable": true},
-            "id": {"type": "integer", "format": "int64", "description": "similar only"}}}
+            "id": {"type": "integer", "format": "int64", "description": "similar only"},
+            "collapse_duplicates": {"type": "number", "description": "Only when collapsing: the threshold applied"}}}
         }
       }
     },

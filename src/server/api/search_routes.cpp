@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -17,13 +18,21 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view kFieldsText[] = {"query", "k", "offset", "min_score", "category"};
-constexpr std::string_view kFieldsSimilar[] = {"id", "k", "offset", "min_score", "category"};
-constexpr std::string_view kFieldsEmbedding[] = {"embedding", "k", "offset", "min_score",
-                                                 "category"};
-constexpr std::string_view kFieldsCombined[] = {"terms", "k", "offset", "min_score", "category"};
+constexpr std::string_view kFieldsText[] = {"query",     "k",        "offset",
+                                            "min_score", "category", "collapse_duplicates"};
+constexpr std::string_view kFieldsSimilar[] = {"id",        "k",        "offset",
+                                               "min_score", "category", "collapse_duplicates"};
+constexpr std::string_view kFieldsEmbedding[] = {"embedding", "k",        "offset",
+                                                 "min_score", "category", "collapse_duplicates"};
+constexpr std::string_view kFieldsCombined[] = {"terms",     "k",        "offset",
+                                                "min_score", "category", "collapse_duplicates"};
 constexpr std::string_view kTermFields[] = {"text", "id", "embedding", "weight"};
-constexpr std::string_view kFieldsImage[] = {"file", "k", "offset", "min_score", "category"};
+constexpr std::string_view kFieldsImage[] = {"file",      "k",        "offset",
+                                             "min_score", "category", "collapse_duplicates"};
+
+std::string collapse_message() {
+  return "collapse_duplicates must be true, false or a cosine similarity in (0, 1], got ";
+}
 
 std::string join(std::span<const std::string_view> names) {
   std::string out;
@@ -123,6 +132,15 @@ Status read_json_options(const json& body, const SearchBackend& backend, SearchO
     options.category = it->get<std::string>();
     XRS_RETURN_IF_ERROR(check_category(backend, *options.category));
   }
+  if (auto it = body.find("collapse_duplicates"); it != body.end() && !it->is_null()) {
+    if (it->is_boolean()) {
+      if (it->get<bool>()) options.collapse_duplicates = kDefaultDuplicateMinScore;
+    } else {
+      const double t = it->is_number() ? it->get<double>() : NAN;
+      if (!(t > 0.0 && t <= 1.0)) return Status::invalid_argument(collapse_message() + shown(*it));
+      options.collapse_duplicates = static_cast<float>(t);
+    }
+  }
   return validate_search_options(options);
 }
 
@@ -153,6 +171,17 @@ Status read_form_option(const FormPart& part, const SearchBackend& backend,
                                       clip_for_message(v) + "'");
     }
     options.min_score = static_cast<float>(s);
+  } else if (part.name == "collapse_duplicates") {
+    if (v == "true") {
+      options.collapse_duplicates = kDefaultDuplicateMinScore;
+    } else if (v != "false") {
+      double t = NAN;
+      auto [ptr, ec] = std::from_chars(v.data(), end, t);
+      if (ec != std::errc() || ptr != end || !(t > 0.0 && t <= 1.0)) {
+        return Status::invalid_argument(collapse_message() + "'" + clip_for_message(v) + "'");
+      }
+      options.collapse_duplicates = static_cast<float>(t);
+    }
   } else {  // category
     options.category = v;
     XRS_RETURN_IF_ERROR(check_category(backend, v));
@@ -172,6 +201,11 @@ void audit_search(HttpResponse& response, const std::string& event, const Search
   response.audit.add("k", int64_t{search.k});
   if (search.offset != 0) response.audit.add("offset", int64_t{search.offset});
   if (search.category) response.audit.add("category", *search.category);
+  if (search.collapse_duplicates) {
+    char threshold[16];
+    std::snprintf(threshold, sizeof threshold, "%.4f", *search.collapse_duplicates);
+    response.audit.add("collapse_duplicates", std::string(threshold));
+  }
   if (result != nullptr && result->is_ok()) {
     response.audit.add("results", static_cast<int64_t>((*result)->results.size()));
   }
