@@ -256,8 +256,8 @@ void setup_search(CLI::App& app, int& exit_code) {
     o->has_id = id->count() > 0;
     o->has_embedding = embedding->count() > 0;
     o->has_terms = term->count() > 0;
-    o->has_min_score = min_score->count() > 0;
-    o->has_collapse = collapse->count() > 0;  // NaN passes CLI::Range; the service refuses it
+    o->has_min_score = min_score->count() > 0;  // NaN passes CLI::Range; the service refuses it
+    o->has_collapse = collapse->count() > 0;
     exit_code = run_search(*o);
   });
 }
