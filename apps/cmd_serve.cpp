@@ -4,8 +4,12 @@
 //                   [--rate-limit 20] [--rate-burst 60] [--uploads-per-client 2]
 //                   [--body-timeout 60] [--audit-log FILE] [--audit-log-max-mb 100]
 //                   [--audit-log-keep 5] [--audit-query-text]
+//                   [--read-only [--reload-interval-ms 1000]]
 // Loads the model and the index once, then serves the web UI and the REST API until SIGINT or
-// SIGTERM. docs/SECURITY.md describes every security option; docs/API.md the routes.
+// SIGTERM. With --read-only (a replica) it writes nothing into the index folder and switches to
+// each newer generation a writer commits (docs/DEPLOYMENT.md). docs/SECURITY.md describes every
+// security option; docs/API.md the routes.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -25,6 +29,8 @@ struct ServeOptions {
   std::string token_file;   // --api-token-file: one plain token, every scope
   std::string tokens_file;  // --tokens: named tokens with scopes, as digests
   int max_upload_mb = 32;
+  bool read_only = false;
+  int reload_interval_ms = 1000;
   double audit_max_mb = 100;
   security::AuditOptions audit;
   ServerOptions server;
@@ -87,10 +93,19 @@ int run_serve(ServeOptions o) {
   SearchServiceOptions service_options;
   service_options.index_dir = o.index_dir;
   service_options.model_path = o.model;
+  service_options.read_only = o.read_only;
   StatusOr<std::unique_ptr<SearchService>> service = SearchService::open(service_options);
   if (!service.is_ok()) return report_error(service.status());
   const BackendInfo info = (*service)->info();
-  std::fprintf(stderr, "xray-search: %zu images, model %s\n", info.images, info.model.c_str());
+  std::fprintf(stderr, "xray-search: %zu images, model %s, index generation %llu%s\n", info.images,
+               info.model.c_str(), static_cast<unsigned long long>(info.generation),
+               o.read_only ? " (read-only replica: following new generations)" : "");
+  // A replica checks the catalog's generation between requests, on a thread of its own.
+  std::unique_ptr<IndexWatcher> watcher;
+  if (o.read_only) {
+    watcher =
+        std::make_unique<IndexWatcher>(**service, std::chrono::milliseconds(o.reload_interval_ms));
+  }
   if (o.server.serve_originals) {
     std::fprintf(stderr,
                  "xray-search: warning: --serve-originals: indexed DICOM files are sent as "
@@ -106,6 +121,7 @@ int run_serve(ServeOptions o) {
     std::fflush(stdout);
   };
   Status s = serve(**service, o.server);
+  watcher.reset();
   if (!s.is_ok()) return report_error(s);
   std::fprintf(stderr, "xray-search: stopped\n");
   return kExitOk;
@@ -172,6 +188,13 @@ void setup_serve(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--audit-query-text", o->audit.log_query_text,
                 "also write text queries themselves into the audit log (default: their length)");
+  cmd->add_flag("--read-only", o->read_only,
+                "replica: write nothing into the index folder and switch to each newer index "
+                "generation (after index or merge) without a restart");
+  cmd->add_option("--reload-interval-ms", o->reload_interval_ms,
+                  "with --read-only: how often to check for a newer generation")
+      ->check(CLI::Range(50, 3600000))
+      ->capture_default_str();
   cmd->callback([o, &exit_code] { exit_code = run_serve(*o); });
 }
 

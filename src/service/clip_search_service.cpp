@@ -6,6 +6,7 @@
 
 #include "clip/model_settings.h"
 #include "clip/ops.h"
+#include "core/log.h"
 #include "core/sha256.h"
 #include "imaging/decode.h"
 #include "service/collapse.h"
@@ -41,8 +42,11 @@ SearchHit to_hit(const SearchResult& r) {
 
 StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchServiceOptions& options) {
   auto s = std::unique_ptr<SearchService>(new SearchService());
-  XRS_ASSIGN_OR_RETURN(s->index_, IndexReader::open(options.index_dir));
-  const CatalogInfo& info = s->index_->catalog_info();
+  s->index_dir_ = options.index_dir;
+  s->read_only_ = options.read_only;
+  XRS_ASSIGN_OR_RETURN(std::shared_ptr<const IndexReader> index,
+                       IndexReader::open(options.index_dir, s->reader_options()));
+  const CatalogInfo& info = index->catalog_info();
   std::string model_path = options.model_path;
   if (model_path.empty()) model_path = setting(info, kSettingModelPath);
   if (model_path.empty()) {
@@ -55,7 +59,8 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
   }
   s->model_ = std::move(model).value();
   XRS_ASSIGN_OR_RETURN(ModelIdentity identity, s->model_->identity());
-  XRS_RETURN_IF_ERROR(s->index_->check_model(identity).with_context(options.index_dir));
+  XRS_RETURN_IF_ERROR(index->check_model(identity).with_context(options.index_dir));
+  s->identity_ = identity;
   s->data_dir_ = options.data_dir.empty() ? setting(info, kSettingDataDir) : options.data_dir;
   s->model_label_ = identity.name + " " + identity.weights_sha256.substr(0, 12);
   // The model folder's search settings (xray-search-model.json): its default thresholds.
@@ -63,18 +68,69 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
   s->text_min_score_ = settings.text_min_score.value_or(kDefaultTextMinScore);
   s->image_min_score_ = settings.image_min_score.value_or(kDefaultImageMinScore);
   s->decode_ = options.decode;
-  for (const ImageRecord& r : s->index_->images()) s->id_by_sha256_.emplace(r.sha256, r.id);
+  s->current_ = make_loaded(std::move(index));
   return s;
 }
 
+IndexReaderOptions SearchService::reader_options() const {
+  IndexReaderOptions o;
+  o.write_vectors_file = !read_only_;
+  return o;
+}
+
+std::shared_ptr<const SearchService::Loaded> SearchService::make_loaded(
+    std::shared_ptr<const IndexReader> index) {
+  auto loaded = std::make_shared<Loaded>();
+  for (const ImageRecord& r : index->images()) loaded->id_by_sha256.emplace(r.sha256, r.id);
+  loaded->index = std::move(index);
+  return loaded;
+}
+
+std::shared_ptr<const SearchService::Loaded> SearchService::current() const {
+  std::lock_guard<std::mutex> lock(current_mutex_);
+  return current_;
+}
+
+StatusOr<bool> SearchService::reload_if_changed() {
+  std::lock_guard<std::mutex> one_at_a_time(reload_mutex_);
+  const std::shared_ptr<const Loaded> before = current();
+  const CatalogInfo& served = before->index->catalog_info();
+  {
+    // One read transaction of the meta table: a writer's commit is either wholly in it or not.
+    XRS_ASSIGN_OR_RETURN(auto catalog, Catalog::open(index_dir_, Catalog::Mode::kReadOnly));
+    XRS_ASSIGN_OR_RETURN(CatalogInfo now, catalog->info());
+    if (now.generation == served.generation && now.catalog_id == served.catalog_id) return false;
+  }
+  // The new reader reads one committed snapshot (possibly newer still than `now`).
+  XRS_ASSIGN_OR_RETURN(std::shared_ptr<const IndexReader> index,
+                       IndexReader::open(index_dir_, reader_options()));
+  XRS_RETURN_IF_ERROR(
+      index->check_model(identity_).with_context(index_dir_ + ": not switching to generation " +
+                                                 std::to_string(index->catalog_info().generation)));
+  std::shared_ptr<const Loaded> loaded = make_loaded(std::move(index));
+  {
+    std::lock_guard<std::mutex> lock(current_mutex_);
+    current_.swap(loaded);
+  }
+  ++reloads_;
+  // `loaded` now holds the old generation: it is freed here, or by the last query still on it.
+  return true;
+}
+
 BackendInfo SearchService::info() const {
+  const std::shared_ptr<const Loaded> loaded = current();
+  const IndexReader& index = *loaded->index;
   BackendInfo b;
-  b.images = index_->size();
-  b.dim = index_->model().dim;
+  b.images = index.size();
+  b.dim = index.model().dim;
   b.model = model_label_;
   b.text_min_score = text_min_score_;
   b.image_min_score = image_min_score_;
-  b.categories = index_->categories();
+  b.categories = index.categories();
+  b.generation = index.catalog_info().generation;
+  b.catalog_id = index.catalog_info().catalog_id;
+  b.read_only = read_only_;
+  b.reloads = reloads_.load();
   return b;
 }
 
@@ -91,6 +147,13 @@ StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> 
                                                          float min_score,
                                                          const SearchOptions& options,
                                                          std::vector<int64_t> exclude_ids) const {
+  return search_in(*current(), embedding, min_score, options, std::move(exclude_ids));
+}
+
+StatusOr<SearchResponse> SearchService::search_in(const Loaded& loaded,
+                                                  std::span<const float> embedding, float min_score,
+                                                  const SearchOptions& options,
+                                                  std::vector<int64_t> exclude_ids) const {
   SearchRequest request;
   request.k = static_cast<size_t>(options.k);
   request.offset = static_cast<size_t>(options.offset);
@@ -101,11 +164,11 @@ StatusOr<SearchResponse> SearchService::search_embedding(std::span<const float> 
   response.min_score = request.min_score;
   if (options.collapse_duplicates) {
     XRS_ASSIGN_OR_RETURN(response.results,
-                         collapsed_search(*index_, embedding, request, request.k, request.offset,
-                                          *options.collapse_duplicates));
+                         collapsed_search(*loaded.index, embedding, request, request.k,
+                                          request.offset, *options.collapse_duplicates));
     return response;
   }
-  XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> found, index_->search(embedding, request));
+  XRS_ASSIGN_OR_RETURN(std::vector<SearchResult> found, loaded.index->search(embedding, request));
   response.results.reserve(found.size());
   for (const SearchResult& r : found) response.results.push_back(to_hit(r));
   return response;
@@ -119,8 +182,7 @@ StatusOr<SearchResponse> SearchService::search_text(std::string_view query,
     return Status::invalid_argument("the text query is empty");
   }
   XRS_ASSIGN_OR_RETURN(std::vector<float> e, model_->embed_text(query));
-  XRS_ASSIGN_OR_RETURN(SearchResponse r,
-                       search_embedding(e, text_min_score_, options, std::nullopt));
+  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_in(*current(), e, text_min_score_, options, {}));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -143,13 +205,15 @@ StatusOr<SearchResponse> SearchService::search_image(std::span<const uint8_t> im
   XRS_RETURN_IF_ERROR(validate_search_options(options));
   if (image_bytes.empty()) return Status::invalid_argument("the query image is empty");
   XRS_ASSIGN_OR_RETURN(std::vector<float> e, embed_query_image(image_bytes));
-  std::optional<int64_t> self;
+  const std::shared_ptr<const Loaded> loaded = current();
+  std::vector<int64_t> self;
   if (options.exclude_self) {
-    auto it = id_by_sha256_.find(
+    auto it = loaded->id_by_sha256.find(
         sha256_hex({reinterpret_cast<const char*>(image_bytes.data()), image_bytes.size()}));
-    if (it != id_by_sha256_.end()) self = it->second;
+    if (it != loaded->id_by_sha256.end()) self.push_back(it->second);
   }
-  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, image_min_score_, options, self));
+  XRS_ASSIGN_OR_RETURN(SearchResponse r,
+                       search_in(*loaded, e, image_min_score_, options, std::move(self)));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -158,13 +222,15 @@ StatusOr<SearchResponse> SearchService::search_by_id(int64_t id,
                                                      const SearchOptions& options) const {
   const auto t0 = std::chrono::steady_clock::now();
   XRS_RETURN_IF_ERROR(validate_search_options(options));
-  if (index_->find(id) == nullptr) {
+  const std::shared_ptr<const Loaded> loaded = current();
+  if (loaded->index->find(id) == nullptr) {
     return Status::not_found("no indexed image has id " + std::to_string(id));
   }
-  XRS_ASSIGN_OR_RETURN(std::vector<float> e, index_->embedding(id));
-  std::optional<int64_t> self;
-  if (options.exclude_self) self = id;
-  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(e, image_min_score_, options, self));
+  XRS_ASSIGN_OR_RETURN(std::vector<float> e, loaded->index->embedding(id));
+  std::vector<int64_t> self;
+  if (options.exclude_self) self.push_back(id);
+  XRS_ASSIGN_OR_RETURN(SearchResponse r,
+                       search_in(*loaded, e, image_min_score_, options, std::move(self)));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -173,9 +239,10 @@ StatusOr<SearchResponse> SearchService::search_vector(std::span<const float> emb
                                                       const SearchOptions& options) const {
   const auto t0 = std::chrono::steady_clock::now();
   XRS_RETURN_IF_ERROR(validate_search_options(options));
-  XRS_RETURN_IF_ERROR(validate_query_embedding(embedding, index_->model().dim));
+  const std::shared_ptr<const Loaded> loaded = current();
+  XRS_RETURN_IF_ERROR(validate_query_embedding(embedding, loaded->index->model().dim));
   XRS_ASSIGN_OR_RETURN(SearchResponse r,
-                       search_embedding(embedding, image_min_score_, options, std::nullopt));
+                       search_in(*loaded, embedding, image_min_score_, options, {}));
   r.took_ms = ms_since(t0);
   return r;
 }
@@ -184,7 +251,9 @@ StatusOr<SearchResponse> SearchService::search_combined(std::span<const QueryTer
                                                         const SearchOptions& options) const {
   const auto t0 = std::chrono::steady_clock::now();
   XRS_RETURN_IF_ERROR(validate_search_options(options));
-  const size_t dim = index_->model().dim;
+  const std::shared_ptr<const Loaded> loaded = current();
+  const IndexReader& index = *loaded->index;
+  const size_t dim = index.model().dim;
   XRS_RETURN_IF_ERROR(validate_query_terms(terms, dim));
   std::vector<double> sum(dim, 0.0);
   std::vector<int64_t> exclude;
@@ -206,16 +275,16 @@ StatusOr<SearchResponse> SearchService::search_combined(std::span<const QueryTer
         if (!r.is_ok()) return r.status().with_context(name);
         e = std::move(r).value();
         if (options.exclude_self) {
-          auto it = id_by_sha256_.find(sha256_hex(t.image_bytes));
-          if (it != id_by_sha256_.end()) exclude.push_back(it->second);
+          auto it = loaded->id_by_sha256.find(sha256_hex(t.image_bytes));
+          if (it != loaded->id_by_sha256.end()) exclude.push_back(it->second);
         }
         break;
       }
       case QueryTerm::Kind::kId: {
-        if (index_->find(t.id) == nullptr) {
+        if (index.find(t.id) == nullptr) {
           return Status::not_found(name + ": no indexed image has id " + std::to_string(t.id));
         }
-        XRS_ASSIGN_OR_RETURN(e, index_->embedding(t.id));
+        XRS_ASSIGN_OR_RETURN(e, index.embedding(t.id));
         exclude.push_back(t.id);
         break;
       }
@@ -243,14 +312,16 @@ StatusOr<SearchResponse> SearchService::search_combined(std::span<const QueryTer
   auto [min_score, rule] = combined_min_score(terms, options, text_min_score_, image_min_score_);
   SearchOptions o = options;
   o.min_score = min_score;
-  XRS_ASSIGN_OR_RETURN(SearchResponse r, search_embedding(query, min_score, o, std::move(exclude)));
+  XRS_ASSIGN_OR_RETURN(SearchResponse r,
+                       search_in(*loaded, query, min_score, o, std::move(exclude)));
   r.min_score_rule = rule;
   r.took_ms = ms_since(t0);
   return r;
 }
 
 StatusOr<IndexedImage> SearchService::image(int64_t id) const {
-  const ImageRecord* r = index_->find(id);
+  const std::shared_ptr<const Loaded> loaded = current();
+  const ImageRecord* r = loaded->index->find(id);
   if (r == nullptr) return Status::not_found("no indexed image has id " + std::to_string(id));
   if (data_dir_.empty()) {
     return Status::failed_precondition("the index does not record where its images are");
@@ -264,6 +335,41 @@ StatusOr<IndexedImage> SearchService::image(int64_t id) const {
   out.width = static_cast<int>(r->width);
   out.height = static_cast<int>(r->height);
   return out;
+}
+
+IndexWatcher::IndexWatcher(SearchService& service, std::chrono::milliseconds interval)
+    : service_(service), interval_(interval), thread_([this] { run(); }) {}
+
+IndexWatcher::~IndexWatcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void IndexWatcher::run() {
+  std::string last_error;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!wake_.wait_for(lock, interval_, [this] { return stop_; })) {
+    lock.unlock();
+    StatusOr<bool> switched = service_.reload_if_changed();
+    if (!switched.is_ok()) {
+      // Logged once per distinct problem (the check repeats every interval).
+      if (switched.status().message() != last_error) {
+        last_error = switched.status().message();
+        log_warning("still serving generation " + std::to_string(service_.info().generation) +
+                    ": " + last_error);
+      }
+    } else if (*switched) {
+      last_error.clear();
+      const BackendInfo info = service_.info();
+      log_info("now serving index generation " + std::to_string(info.generation) + " (" +
+               std::to_string(info.images) + " images)");
+    }
+    lock.lock();
+  }
 }
 
 }  // namespace xrs

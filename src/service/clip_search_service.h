@@ -3,14 +3,25 @@
 //   auto service = SearchService::open("idx");        // model path recorded in the index
 //   service->search_text("PA chest radiograph", {});
 //
-// Opening loads the index (catalog rows + vector index) once and the model the index was built
-// with (or `model_path`, which must be the same model: same weights SHA-256). Immutable
-// afterwards; every method is safe to call from many threads at once.
+// Opening loads the index (catalog rows + vector index) and the model the index was built with
+// (or `model_path`, which must be the same model: same weights SHA-256). Every method is safe to
+// call from many threads at once.
+//
+// Replicas (serve --read-only): reload_if_changed() checks the catalog's generation and, when a
+// writer (index, merge) committed a newer one, loads it beside the one in use and switches to it
+// in one step. Each query runs on the generation current when it started (it holds that
+// generation until it returns), so a switch never fails or mixes a request; IndexWatcher calls
+// it periodically on a thread of its own.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "clip/clip_model.h"
 #include "imaging/decode.h"
@@ -27,6 +38,9 @@ struct SearchServiceOptions {
   std::string data_dir;
   // Limits for decoding uploaded query images.
   DecodeOptions decode;
+  // Never write into the index folder (a replica: the rebuilt vectors.faiss is not saved; the
+  // writer saves it), and report read_only in info().
+  bool read_only = false;
 };
 
 // The one conversion from the index's result row to the service's hit (strings copied out of
@@ -59,23 +73,71 @@ class SearchService final : public SearchBackend {
                                             std::vector<int64_t> exclude_ids) const;
 
   const ClipModel& model() const { return *model_; }
-  const IndexReader& index() const { return *index_; }
+  // The generation served now. The reference stays valid until the next switch: tools that
+  // call reload_if_changed() (or run an IndexWatcher) use index_snapshot() instead.
+  const IndexReader& index() const { return *current()->index; }
+  std::shared_ptr<const IndexReader> index_snapshot() const { return current()->index; }
+
+  // Reads the catalog's generation (one small read transaction) and, when it differs from the
+  // one served (a newer commit, or another catalog after a rebuild), loads the committed state
+  // and switches to it. Returns whether it switched. On an error (the index unreadable for a
+  // moment, or now built with another model) it keeps serving the current generation and
+  // returns the error. Safe to call while queries run; calls are serialised.
+  StatusOr<bool> reload_if_changed();
 
  private:
   SearchService() = default;
+
+  // One generation of the index and what is derived from it.
+  struct Loaded {
+    std::shared_ptr<const IndexReader> index;
+    std::map<std::string, int64_t> id_by_sha256;  // exclude-self for uploaded images
+  };
+  static std::shared_ptr<const Loaded> make_loaded(std::shared_ptr<const IndexReader> index);
+  std::shared_ptr<const Loaded> current() const;
+  IndexReaderOptions reader_options() const;
+
+  StatusOr<SearchResponse> search_in(const Loaded& loaded, std::span<const float> embedding,
+                                     float min_score, const SearchOptions& options,
+                                     std::vector<int64_t> exclude_ids) const;
 
   // A decoded, embedded query image and its indexed id (by SHA-256), if any.
   StatusOr<std::vector<float>> embed_query_image(std::span<const uint8_t> bytes) const;
 
   std::unique_ptr<ClipModel> model_;
-  std::shared_ptr<const IndexReader> index_;
+  ModelIdentity identity_;
+  std::string index_dir_;
+  bool read_only_ = false;
+  mutable std::mutex current_mutex_;  // guards current_ (held only to copy or swap it)
+  std::shared_ptr<const Loaded> current_;
+  std::mutex reload_mutex_;  // one reload at a time
+  std::atomic<uint64_t> reloads_{0};
   std::string data_dir_;
   std::string model_label_;
   // Default thresholds: the model's settings, else kDefaultTextMinScore / kDefaultImageMinScore.
   float text_min_score_ = kDefaultTextMinScore;
   float image_min_score_ = kDefaultImageMinScore;
   DecodeOptions decode_;
-  std::map<std::string, int64_t> id_by_sha256_;  // exclude-self for uploaded images
+};
+
+// Calls service.reload_if_changed() every `interval` on a thread of its own (logging each switch
+// and each new error once) until destroyed. The service must outlive it.
+class IndexWatcher {
+ public:
+  IndexWatcher(SearchService& service, std::chrono::milliseconds interval);
+  ~IndexWatcher();
+  IndexWatcher(const IndexWatcher&) = delete;
+  IndexWatcher& operator=(const IndexWatcher&) = delete;
+
+ private:
+  void run();
+
+  SearchService& service_;
+  const std::chrono::milliseconds interval_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 }  // namespace xrs

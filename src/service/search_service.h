@@ -105,6 +105,13 @@ struct BackendInfo {
   // The default thresholds in force (the model's, else kDefault*MinScore).
   float text_min_score = kDefaultTextMinScore;
   float image_min_score = kDefaultImageMinScore;
+  // The index generation served (the catalog's meta.generation and catalog_id; 0 and empty when
+  // the backend has no catalog), whether the backend follows new generations (serve
+  // --read-only), and how many times it switched to a newer one since it started.
+  uint64_t generation = 0;
+  std::string catalog_id;
+  bool read_only = false;
+  uint64_t reloads = 0;
 };
 
 class SearchBackend {

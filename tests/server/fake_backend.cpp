@@ -80,6 +80,8 @@ BackendInfo FakeBackend::info() const {
   info.images = images_.size();
   info.dim = kFakeDim;
   info.model = "fake-backend 0123456789ab";
+  info.generation = 7;
+  info.catalog_id = "0123456789abcdef0123456789abcdef";
   std::set<std::string> categories;
   for (const auto& image : images_) categories.insert(image.category);
   info.categories.assign(categories.begin(), categories.end());

@@ -22,6 +22,11 @@ TEST_F(RouterTest, HealthReportsIndexModelCategoriesAndLimits) {
   EXPECT_EQ(j["limits"]["text_min_score"], 0.25);
   EXPECT_EQ(j["limits"]["image_min_score"], 0.95);
   EXPECT_EQ(j["limits"]["max_upload_bytes"], 32 * 1024 * 1024);
+  // The generation served (the backend's), for replicas and their load balancers.
+  EXPECT_EQ(j["index"]["generation"], 7);
+  EXPECT_EQ(j["index"]["catalog_id"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(j["index"]["read_only"], false);
+  EXPECT_EQ(j["index"]["reloads"], 0);
   EXPECT_EQ(r.header("Cache-Control"), "no-store");
 }
 

@@ -43,6 +43,11 @@ constexpr const char* kDocument = R"json({
           "categories": {"type": "array", "items": {"type": "string"}},
           "auth_required": {"type": "boolean"},
           "originals": {"type": "boolean", "description": "true: /api/images/{id} sends DICOM files as stored (with their patient data); false: as a PNG rendering"},
+          "index": {"type": "object", "description": "The index generation served",
+                    "properties": {"generation": {"type": "integer", "description": "The catalog's commit counter (meta.generation)"},
+                                   "catalog_id": {"type": "string"},
+                                   "read_only": {"type": "boolean", "description": "serve --read-only: a replica that switches to newer generations"},
+                                   "reloads": {"type": "integer", "description": "Generations switched to since start"}}},
           "principal": {"type": "object", "description": "Only when the request carried a valid token",
                         "properties": {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}},
           "limits": {"type": "object", "properties": {
