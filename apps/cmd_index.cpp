@@ -1,4 +1,5 @@
 // xray-search index DATA_DIR --model M --index IDX [--batch N] [--rebuild] [--shard K/N]
+//                    [--vector-index SPEC]
 // Validates, then embeds new and changed images; progress on stderr, a summary at the end.
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "clip/clip_model.h"
 #include "clip/ops.h"
 #include "common.h"
+#include "index/vector_index.h"
 #include "pipeline/indexer.h"
 #include "progress.h"
 
@@ -26,6 +28,7 @@ struct IndexCmdOptions {
   int batch = 32;
   int threads = 0;
   std::string shard;
+  std::string vector_index;
   bool rebuild = false;
   bool json = false;
 };
@@ -114,6 +117,11 @@ int run_index_cmd(const IndexCmdOptions& o) {
     if (!parsed.is_ok()) return report_error(parsed.status(), true);
     shard = *parsed;
   }
+  if (!o.vector_index.empty()) {
+    if (Status s = parse_vector_index_spec(o.vector_index).status(); !s.is_ok()) {
+      return report_error(s, true);
+    }
+  }
   StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
   if (!model.is_ok()) return report_error(model.status());
 
@@ -126,6 +134,7 @@ int run_index_cmd(const IndexCmdOptions& o) {
   options.dataset = *config;
   options.rebuild = o.rebuild;
   options.shard = shard;
+  options.vector_index = o.vector_index;
   options.cancel = &g_interrupted;
   options.on_progress = [&printer](const IndexProgress& p) { printer(p); };
   std::signal(SIGINT, on_interrupt);
@@ -182,6 +191,11 @@ void setup_index(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "compute threads (0: all cores)")
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--vector-index", o->vector_index,
+                  "vector index that search and serve build, recorded in the index: auto (exact "
+                  "below 250,000 images, else ivf), exact, f16 (half the memory, exact ranking of "
+                  "rounded vectors), ivf, ivf-pq (compressed, e.g. ivf-pq:m=64,nbits=8,nprobe=32) "
+                  "or hnsw; see docs/INDEX_FORMAT.md");
   cmd->add_option("--shard", o->shard,
                   "index only shard K of N (0 <= K < N) of the dataset, by a stable hash of each "
                   "image name; combine the shard indexes with `merge`");

@@ -1,7 +1,7 @@
 // Vector search benchmark; prints one JSON document on stdout.
 //
 //   index_bench [--exact-n 100000] [--dim 512] [--queries 50] [--approx-n 1000000]
-//               [--kinds ivf,hnsw] [--clusters 1000] [--spread 1.0]
+//               [--kinds ivf,hnsw,f16,ivf-pq:m=64] [--clusters 1000] [--spread 1.0]
 //               [--nlist N] [--nprobe N] [--efforts 8,16,32,64]
 //
 // exact: ExactIndex::search over exact-n x dim vs one cblas_sgemv over the same matrix (the
@@ -10,8 +10,12 @@
 //        search, over approx-n clustered vectors (a Gaussian mixture on the unit sphere: `clusters`
 //        random centres, point = normalise(centre + spread * gaussian / sqrt(dim)), queries drawn
 //        from the same mixture). --efforts repeats the queries at each per-query effort
-//        (VectorSearchOptions::nprobe for IVF, ef_search for HNSW) on the one built index.
+//        (VectorSearchOptions::nprobe for IVF and IVF-PQ, ef_search for HNSW) on the one built
+//        index. Kinds are vector index specs (parse_vector_index_spec, e.g. ivf-pq:m=32,nbits=8).
+//        Memory per vector: the growth of the process's resident set over the build (the
+//        generated float32 data is freed by then) and the size of the saved vectors file.
 #include <cblas.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "index/vector_index.h"
+#include "index/vectors_file.h"
 
 namespace {
 
@@ -32,6 +37,16 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Resident set size of this process in bytes (Linux), 0 when unknown.
+double rss_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages = 0, resident = 0;
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return static_cast<double>(resident) * 4096.0;
 }
 
 double median(std::vector<double> v) {
@@ -161,9 +176,15 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
   o << "{\"n\": " << n << ", \"dim\": " << dim << ", \"queries\": " << nq
     << ", \"exact_ms_median\": " << median(exact_ms) << ", \"indexes\": [";
   for (size_t i = 0; i < kinds.size(); ++i) {
-    xrs::VectorIndexOptions options;
-    options.ivf = ivf;
-    options.kind = xrs::parse_index_kind(kinds[i]).value();
+    auto parsed = xrs::parse_vector_index_spec(kinds[i]);
+    if (!parsed.is_ok()) {
+      std::fprintf(stderr, "index_bench: %s\n", parsed.status().to_string().c_str());
+      std::exit(2);
+    }
+    xrs::VectorIndexOptions options = *parsed;
+    if (options.ivf.nlist == 0) options.ivf.nlist = ivf.nlist;
+    if (options.ivf.nprobe == 0) options.ivf.nprobe = ivf.nprobe;
+    const double rss0 = rss_bytes();
     xrs::EmbeddingSet set = mix.set(n, 11);
     auto t0 = Clock::now();
     auto index = xrs::build_vector_index(std::move(set), options);
@@ -171,6 +192,22 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
     if (!index.is_ok()) {
       std::fprintf(stderr, "index_bench: %s\n", index.status().to_string().c_str());
       std::exit(1);
+    }
+    const double rss_per_vector = (rss_bytes() - rss0) / static_cast<double>(n);
+    double file_per_vector = 0;
+    if ((*index)->kind() != xrs::IndexKind::kExact) {
+      const std::string path = "/tmp/index_bench_" + std::to_string(::getpid()) + ".faiss";
+      if (xrs::write_vectors_file(path, **index, {std::string(32, '0'), 1,
+                                                  static_cast<uint32_t>(dim)})
+              .is_ok()) {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (f != nullptr) {
+          std::fseek(f, 0, SEEK_END);
+          file_per_vector = static_cast<double>(std::ftell(f)) / static_cast<double>(n);
+          std::fclose(f);
+        }
+      }
+      std::remove(path.c_str());
     }
     // 0 = the effort the index was built with.
     std::vector<size_t> sweep = efforts.empty() ? std::vector<size_t>{0} : efforts;
@@ -191,6 +228,8 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
       }
       o << (i + e ? ", " : "") << "{\"index\": \"" << (*index)->describe()
         << "\", \"effort\": " << sweep[e] << ", \"build_s\": " << build_s
+        << ", \"rss_bytes_per_vector\": " << rss_per_vector
+        << ", \"file_bytes_per_vector\": " << file_per_vector
         << ", \"ms_per_query_median\": " << median(ms)
         << ", \"recall_at_10\": " << static_cast<double>(found) / static_cast<double>(nq * k)
         << "}";
@@ -237,9 +276,18 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // Comma-separated specs; a NAME=VALUE piece continues the spec before it
+  // ("ivf-pq:m=32,nbits=8,f16" is two kinds).
   std::vector<std::string> kinds;
   for (std::stringstream ss(kinds_arg); std::getline(ss, kinds_arg, ',');) {
-    if (!kinds_arg.empty()) kinds.push_back(kinds_arg);
+    if (kinds_arg.empty()) continue;
+    const bool continues = kinds_arg.find('=') != std::string::npos &&
+                           kinds_arg.find(':') == std::string::npos && !kinds.empty();
+    if (continues) {
+      kinds.back() += "," + kinds_arg;
+    } else {
+      kinds.push_back(kinds_arg);
+    }
   }
   Mixture mix(dim, clusters, spread);
   std::vector<float> queries(nq * dim);

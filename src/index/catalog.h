@@ -54,6 +54,8 @@ inline constexpr char kSettingPrefix[] = "setting.";
 // Settings the indexer records for the read side.
 inline constexpr char kSettingDataDir[] = "data_dir";      // absolute dataset folder
 inline constexpr char kSettingModelPath[] = "model_path";  // absolute model path
+// The vector index kind and parameters readers build (parse_vector_index_spec); absent = auto.
+inline constexpr char kSettingVectorIndex[] = "vector_index";
 
 // The catalog's bookkeeping, read from its meta table.
 struct CatalogInfo {

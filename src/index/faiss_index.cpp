@@ -6,6 +6,8 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
@@ -15,6 +17,10 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <typeinfo>
+#if defined(__F16C__) && defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "index/exact_scan.h"
 
@@ -65,11 +71,40 @@ size_t default_nlist(size_t rows) {
   return std::max<size_t>(1, std::min(by_sqrt, rows / 39));
 }
 
-class FaissIndex final : public VectorIndex {
+// Every FAISS-backed kind: what append_faiss_index serialises.
+class FaissBackedIndex : public VectorIndex {
+ public:
+  virtual const faiss::Index& faiss_index() const = 0;
+
+ protected:
+  using VectorIndex::VectorIndex;
+};
+
+// The `nprobe` lists of an IVF index whose centroids score highest against `query` (all lists
+// when nprobe >= nlist), with those scores: one cblas_sgemv over the flat quantizer's centroids
+// (Debian's FAISS scores them with scalar code, 3-4x slower).
+void best_lists(const faiss::IndexIVF& ivf, const float* query, size_t nprobe,
+                std::vector<size_t>& lists, std::vector<float>& scores) {
+  const auto* quantizer = static_cast<const faiss::IndexFlat*>(ivf.quantizer);
+  const int d = static_cast<int>(ivf.d);
+  lists.resize(ivf.nlist);
+  for (size_t l = 0; l < ivf.nlist; ++l) lists[l] = l;
+  scores.resize(ivf.nlist);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(ivf.nlist), d, 1.0f,
+              quantizer->get_xb(), d, query, 1, 0.0f, scores.data(), 1);
+  if (nprobe >= ivf.nlist) return;
+  std::nth_element(lists.begin(), lists.begin() + static_cast<std::ptrdiff_t>(nprobe), lists.end(),
+                   [&](size_t a, size_t b) {
+                     return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+                   });
+  lists.resize(nprobe);
+}
+
+class FaissIndex final : public FaissBackedIndex {
  public:
   FaissIndex(IndexKind kind, std::vector<int64_t> ids, size_t dim,
              std::unique_ptr<faiss::Index> index, const VectorIndexOptions& options)
-      : VectorIndex(std::move(ids), dim), kind_(kind), index_(std::move(index)) {
+      : FaissBackedIndex(std::move(ids), dim), kind_(kind), index_(std::move(index)) {
     if (kind_ == IndexKind::kHnsw) {
       ef_search_ = std::max(1, options.hnsw.ef_search);
     } else {
@@ -91,7 +126,7 @@ class FaissIndex final : public VectorIndex {
     return "ivf nlist=" + std::to_string(static_cast<const faiss::IndexIVFFlat&>(*index_).nlist) +
            " nprobe=" + std::to_string(nprobe_);
   }
-  const faiss::Index& faiss_index() const { return *index_; }
+  const faiss::Index& faiss_index() const override { return *index_; }
 
  private:
   Status do_search(const float* queries, size_t nq, const VectorSearchOptions& options,
@@ -200,19 +235,9 @@ void FaissIndex::exact_fallback(const float* query, const VectorSearchOptions& o
 }
 
 std::vector<size_t> FaissIndex::nearest_lists(const float* query, size_t nprobe) const {
-  const auto& ivf = static_cast<const faiss::IndexIVFFlat&>(*index_);
-  const auto* quantizer = dynamic_cast<const faiss::IndexFlat*>(ivf.quantizer);
-  std::vector<size_t> lists(ivf.nlist);
-  for (size_t l = 0; l < ivf.nlist; ++l) lists[l] = l;
-  if (nprobe >= ivf.nlist) return lists;
-  std::vector<float> scores(ivf.nlist);
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(ivf.nlist), static_cast<int>(dim()),
-              1.0f, quantizer->get_xb(), static_cast<int>(dim()), query, 1, 0.0f, scores.data(), 1);
-  std::nth_element(lists.begin(), lists.begin() + static_cast<std::ptrdiff_t>(nprobe), lists.end(),
-                   [&](size_t a, size_t b) {
-                     return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-                   });
-  lists.resize(nprobe);
+  std::vector<size_t> lists;
+  std::vector<float> scores;
+  best_lists(static_cast<const faiss::IndexIVF&>(*index_), query, nprobe, lists, scores);
   return lists;
 }
 
@@ -262,10 +287,219 @@ Status FaissIndex::do_copy_vector(size_t row, float* out) const {
   return Status::ok();
 }
 
+// kIvfPq: FAISS IndexIVFPQ. The engine picks the lists (best_lists, one sgemv over the
+// centroids) and FAISS scans their PQ codes (search_preassigned), with the filter as an
+// IDSelector over row numbers. Scores are FAISS's estimates from the codes (centroid score plus
+// the product-quantized residual's), not exact inner products.
+class IvfPqIndex final : public FaissBackedIndex {
+ public:
+  IvfPqIndex(std::vector<int64_t> ids, size_t dim, std::unique_ptr<faiss::IndexIVFPQ> index,
+             const VectorIndexOptions& options)
+      : FaissBackedIndex(std::move(ids), dim), index_(std::move(index)) {
+    size_t nprobe =
+        options.ivf.nprobe != 0 ? options.ivf.nprobe : std::max<size_t>(8, index_->nlist / 128);
+    nprobe_ = std::min(nprobe, index_->nlist);
+  }
+
+  IndexKind kind() const override { return IndexKind::kIvfPq; }
+  std::string describe() const override {
+    return "ivf-pq nlist=" + std::to_string(index_->nlist) + " nprobe=" + std::to_string(nprobe_) +
+           " m=" + std::to_string(index_->pq.M) + " nbits=" + std::to_string(index_->pq.nbits);
+  }
+  const faiss::Index& faiss_index() const override { return *index_; }
+
+ private:
+  Status do_search(const float* queries, size_t nq, const VectorSearchOptions& options,
+                   std::optional<size_t> exclude_row,
+                   std::vector<std::vector<Hit>>& out) const override {
+    const bool filtered = options.allow != nullptr || exclude_row.has_value();
+    size_t allowed = options.allow != nullptr ? options.allow->count() : size();
+    if (exclude_row && (options.allow == nullptr || options.allow->test(*exclude_row))) --allowed;
+    if (allowed == 0) {
+      out.resize(out.size() + nq);
+      return Status::ok();
+    }
+    const double fraction = static_cast<double>(allowed) / static_cast<double>(size());
+    const size_t nlist = index_->nlist;
+    size_t nprobe = std::max<size_t>(1, options.nprobe.value_or(nprobe_));
+    nprobe =
+        std::min(nlist, static_cast<size_t>(std::ceil(static_cast<double>(nprobe) / fraction)));
+    // Very selective filters scan every list (every code): the ranking of the allowed rows by
+    // their PQ scores, as complete as the codes allow.
+    if (filtered && fraction < kMinApproximateFraction) nprobe = nlist;
+    RowSelector selector(make_row_filter(options, exclude_row));
+    const size_t k = std::min(options.k, size());
+    for (size_t q = 0; q < nq; ++q) {
+      std::vector<Hit> hits;
+      XRS_RETURN_IF_ERROR(search_one(queries + q * dim(), k, std::min(k, allowed), nprobe,
+                                     filtered ? &selector : nullptr, options.min_score, hits));
+      out.push_back(std::move(hits));
+    }
+    return Status::ok();
+  }
+
+  // Lists visited until at least `need` (allowed) rows were seen: from `nprobe`, all lists when
+  // the nearest ones held too few.
+  Status search_one(const float* query, size_t k, size_t need, size_t nprobe,
+                    const RowSelector* selector, float min_score, std::vector<Hit>& hits) const {
+    std::vector<size_t> lists;
+    std::vector<float> list_scores;
+    std::vector<float> scores(k);
+    std::vector<faiss_idx_t> labels(k);
+    for (;;) {
+      best_lists(*index_, query, nprobe, lists, list_scores);
+      std::vector<faiss_idx_t> assign(lists.size());
+      std::vector<float> coarse(lists.size());
+      for (size_t i = 0; i < lists.size(); ++i) {
+        assign[i] = static_cast<faiss_idx_t>(lists[i]);
+        coarse[i] = list_scores[lists[i]];
+      }
+      faiss::SearchParametersIVF params;
+      params.nprobe = lists.size();
+      params.sel = const_cast<RowSelector*>(selector);
+      try {
+        index_->search_preassigned(1, query, static_cast<faiss_idx_t>(k), assign.data(),
+                                   coarse.data(), scores.data(), labels.data(), false, &params);
+      } catch (const std::exception& e) {
+        return Status::internal(std::string("FAISS search failed: ") + e.what());
+      }
+      size_t found = 0;
+      for (faiss_idx_t l : labels) found += l >= 0;
+      if (found >= need || lists.size() >= index_->nlist) break;
+      nprobe = index_->nlist;
+    }
+    for (size_t j = 0; j < k; ++j) {
+      if (labels[j] >= 0 && scores[j] >= min_score) {
+        hits.push_back({ids()[static_cast<size_t>(labels[j])], scores[j]});
+      }
+    }
+    std::sort(hits.begin(), hits.end(), better);
+    return Status::ok();
+  }
+
+  Status do_copy_vector(size_t row, float* out) const override {
+    try {
+      index_->reconstruct(static_cast<faiss_idx_t>(row), out);
+    } catch (const std::exception& e) {
+      return Status::internal(std::string("FAISS reconstruct failed: ") + e.what());
+    }
+    return Status::ok();
+  }
+
+  std::unique_ptr<faiss::IndexIVFPQ> index_;
+  size_t nprobe_ = 0;
+};
+
+// IEEE half -> float without F16C (the portable build's path).
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise
+    exp = 113;
+    while ((mant & 0x400u) == 0) {
+      mant <<= 1;
+      --exp;
+    }
+    bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// Inner product of `dim` floats with `dim` IEEE halves.
+float dot_f16(const float* q, const uint16_t* h, size_t dim) {
+  size_t i = 0;
+  float sum = 0;
+#if defined(__F16C__) && defined(__FMA__) && defined(__AVX__)
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (; i + 16 <= dim; i += 16) {
+    __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i)));
+    __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i + 8)));
+    a0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(q + i), a0);
+    a1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(q + i + 8), a1);
+  }
+  __m256 a = _mm256_add_ps(a0, a1);
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+  sum = _mm_cvtss_f32(s4);
+#endif
+  for (; i < dim; ++i) sum += q[i] * half_to_float(h[i]);
+  return sum;
+}
+
+// kF16: FAISS IndexScalarQuantizer(QT_fp16) holds the codes (dim IEEE halves per row, row
+// order) and serialises them; the engine scans them itself (F16C + FMA where the build has them)
+// into the same top-k pass as exact search, so every query ranks every allowed row.
+class F16Index final : public FaissBackedIndex {
+ public:
+  F16Index(std::vector<int64_t> ids, size_t dim, std::unique_ptr<faiss::IndexScalarQuantizer> index)
+      : FaissBackedIndex(std::move(ids), dim), index_(std::move(index)) {}
+
+  IndexKind kind() const override { return IndexKind::kF16; }
+  std::string describe() const override { return "f16"; }
+  const faiss::Index& faiss_index() const override { return *index_; }
+
+ private:
+  const uint16_t* row_codes(size_t row) const {
+    return reinterpret_cast<const uint16_t*>(index_->codes.data()) + row * dim();
+  }
+
+  Status do_search(const float* queries, size_t nq, const VectorSearchOptions& options,
+                   std::optional<size_t> exclude_row,
+                   std::vector<std::vector<Hit>>& out) const override {
+    const RowFilter filter = make_row_filter(options, exclude_row);
+    std::vector<TopK> tops(nq, TopK(options.k, options.min_score));
+    // Blocks of rows small enough to stay in cache while every query scores them.
+    constexpr size_t kBlock = 2048;
+    std::vector<float> scores(kBlock);
+    for (size_t r0 = 0; r0 < size(); r0 += kBlock) {
+      const size_t n = std::min(kBlock, size() - r0);
+      for (size_t q = 0; q < nq; ++q) {
+        const float* query = queries + q * dim();
+        for (size_t i = 0; i < n; ++i) scores[i] = dot_f16(query, row_codes(r0 + i), dim());
+        tops[q].scan(
+            scores.data(), n, [r0](size_t i) { return r0 + i; }, ids().data(), filter);
+      }
+    }
+    for (TopK& top : tops) out.push_back(top.take_sorted());
+    return Status::ok();
+  }
+
+  Status do_copy_vector(size_t row, float* out) const override {
+    const uint16_t* h = row_codes(row);
+    for (size_t i = 0; i < dim(); ++i) out[i] = half_to_float(h[i]);
+    return Status::ok();
+  }
+
+  std::unique_ptr<faiss::IndexScalarQuantizer> index_;
+};
+
 // Checks what read_index returned: the expected class, metric, dimension and row count.
 Status check_loaded(IndexKind kind, const faiss::Index& index, size_t rows, size_t dim) {
   bool type_ok = false;
-  if (kind == IndexKind::kHnsw) {
+  if (kind == IndexKind::kIvfPq) {
+    auto* ivf = typeid(index) == typeid(faiss::IndexIVFPQ)
+                    ? static_cast<const faiss::IndexIVFPQ*>(&index)
+                    : nullptr;
+    auto* quantizer =
+        ivf != nullptr ? dynamic_cast<const faiss::IndexFlat*>(ivf->quantizer) : nullptr;
+    type_ok = quantizer != nullptr && quantizer->d == index.d &&
+              static_cast<size_t>(quantizer->ntotal) == ivf->nlist && ivf->invlists != nullptr &&
+              ivf->code_size == ivf->pq.code_size && ivf->pq.d == static_cast<size_t>(index.d);
+  } else if (kind == IndexKind::kF16) {
+    auto* sq = dynamic_cast<const faiss::IndexScalarQuantizer*>(&index);
+    type_ok = sq != nullptr && sq->sq.qtype == faiss::ScalarQuantizer::QT_fp16 &&
+              sq->code_size == 2 * static_cast<size_t>(index.d) &&
+              sq->codes.size() == sq->code_size * static_cast<size_t>(index.ntotal);
+  } else if (kind == IndexKind::kHnsw) {
     auto* hnsw = dynamic_cast<const faiss::IndexHNSWFlat*>(&index);
     type_ok = hnsw != nullptr && dynamic_cast<const faiss::IndexFlat*>(hnsw->storage) != nullptr;
   } else {
@@ -301,6 +535,42 @@ StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, Embeddi
   const auto n = static_cast<faiss_idx_t>(rows);
   const int d = static_cast<int>(dim);
   try {
+    if (kind == IndexKind::kF16) {
+      auto sq = std::make_unique<faiss::IndexScalarQuantizer>(d, faiss::ScalarQuantizer::QT_fp16,
+                                                              faiss::METRIC_INNER_PRODUCT);
+      sq->add(n, set.vectors.data());
+      set.vectors = FloatMatrix();
+      return std::unique_ptr<VectorIndex>(new F16Index(std::move(set.ids), dim, std::move(sq)));
+    }
+    if (kind == IndexKind::kIvfPq) {
+      size_t nlist =
+          options.ivf.nlist != 0 ? std::min(options.ivf.nlist, rows) : default_nlist(rows);
+      const size_t m = options.pq.m != 0 ? options.pq.m : std::max<size_t>(1, dim / 8);
+      auto quantizer = std::make_unique<faiss::IndexFlatIP>(d);
+      auto ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer.get(), d, nlist, m, options.pq.nbits,
+                                                     faiss::METRIC_INNER_PRODUCT);
+      quantizer.release();  // owned by ivf from here on
+      ivf->own_fields = true;
+      ivf->cp.spherical = true;
+      ivf->cp.niter = kIvfTrainIterations;
+      ivf->cp.max_points_per_centroid = static_cast<int>(
+          std::clamp<size_t>(kIvfMaxTrainPoints / nlist, 39, kIvfTrainPointsPerList));
+      ivf->cp.min_points_per_centroid = 1;
+      ivf->cp.seed = kIvfSeed;
+      // Codebooks: FAISS's k-means on at most 64 points per code (16,384 for 8 bits), 10
+      // iterations, the same seed; their training sample is the IVF one above.
+      ivf->pq.cp.niter = kIvfTrainIterations;
+      ivf->pq.cp.max_points_per_centroid = 64;
+      ivf->pq.cp.min_points_per_centroid = 1;
+      ivf->pq.cp.seed = kIvfSeed;
+      ivf->do_polysemous_training = false;
+      ivf->train(n, set.vectors.data());
+      ivf->add(n, set.vectors.data());
+      set.vectors = FloatMatrix();
+      ivf->make_direct_map(true);  // for copy_vector (reconstruct by row)
+      return std::unique_ptr<VectorIndex>(
+          new IvfPqIndex(std::move(set.ids), dim, std::move(ivf), options));
+    }
     std::unique_ptr<faiss::Index> index;
     if (kind == IndexKind::kHnsw) {
       auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(d, std::max(2, options.hnsw.m),
@@ -342,7 +612,7 @@ StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, Embeddi
 }
 
 Status append_faiss_index(const VectorIndex& index, std::vector<uint8_t>& out) {
-  auto* f = dynamic_cast<const FaissIndex*>(&index);
+  auto* f = dynamic_cast<const FaissBackedIndex*>(&index);
   if (f == nullptr) return Status::invalid_argument("only FAISS indexes are serialised");
   try {
     faiss::VectorIOWriter writer;
@@ -369,11 +639,32 @@ StatusOr<std::unique_ptr<VectorIndex>> read_faiss_index(IndexKind kind, std::vec
       return Status::corruption("vectors payload: " + std::to_string(bytes.size() - reader.pos) +
                                 " bytes left after the FAISS index");
     }
-    if (auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(index.get()); ivf && ivf->direct_map.no()) {
+    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index.get()); ivf && ivf->direct_map.no()) {
       ivf->make_direct_map(true);
     }
   } catch (const std::exception& e) {
     return Status::corruption(std::string("vectors payload: FAISS cannot read it: ") + e.what());
+  }
+  if (kind == IndexKind::kF16) {
+    return std::unique_ptr<VectorIndex>(
+        new F16Index(std::move(ids), dim,
+                     std::unique_ptr<faiss::IndexScalarQuantizer>(
+                         static_cast<faiss::IndexScalarQuantizer*>(index.release()))));
+  }
+  if (kind == IndexKind::kIvfPq) {
+    std::unique_ptr<faiss::IndexIVFPQ> ivf(static_cast<faiss::IndexIVFPQ*>(index.release()));
+    // Built with other parameters than asked for now: stale, rebuilt by the caller.
+    const size_t m = options.pq.m != 0 ? options.pq.m : std::max<size_t>(1, dim / 8);
+    if (ivf->pq.M != m || ivf->pq.nbits != options.pq.nbits ||
+        (options.ivf.nlist != 0 && ivf->nlist != std::min(options.ivf.nlist, ids.size()))) {
+      return Status::failed_precondition(
+          "vectors payload: stale: built as ivf-pq nlist=" + std::to_string(ivf->nlist) +
+          " m=" + std::to_string(ivf->pq.M) + " nbits=" + std::to_string(ivf->pq.nbits) +
+          ", asked for m=" + std::to_string(m) + " nbits=" + std::to_string(options.pq.nbits) +
+          (options.ivf.nlist != 0 ? " nlist=" + std::to_string(options.ivf.nlist) : ""));
+    }
+    return std::unique_ptr<VectorIndex>(
+        new IvfPqIndex(std::move(ids), dim, std::move(ivf), options));
   }
   return std::unique_ptr<VectorIndex>(
       new FaissIndex(kind, std::move(ids), dim, std::move(index), options));

@@ -18,19 +18,47 @@ VectorsFileStamp stamp_of(const CatalogInfo& info) {
 
 }  // namespace
 
+VectorIndexOptions recorded_vector_options(const CatalogInfo& info,
+                                           const VectorIndexOptions& options) {
+  if (options.kind) return options;
+  auto it = info.settings.find(kSettingVectorIndex);
+  if (it == info.settings.end() || it->second.empty()) return options;
+  StatusOr<VectorIndexOptions> parsed = parse_vector_index_spec(it->second);
+  if (!parsed.is_ok()) {
+    log_warning("ignoring the recorded setting " + std::string(kSettingVectorIndex) + ": " +
+                parsed.status().message());
+    return options;
+  }
+  parsed->auto_threshold = options.auto_threshold;
+  return *parsed;
+}
+
 StatusOr<std::shared_ptr<const IndexReader>> IndexReader::open(const std::string& index_dir,
                                                                const IndexReaderOptions& options) {
   XRS_ASSIGN_OR_RETURN(auto catalog, Catalog::open(index_dir, Catalog::Mode::kReadOnly));
   XRS_ASSIGN_OR_RETURN(CatalogSnapshot snap, catalog->snapshot(/*with_embeddings=*/false));
   std::shared_ptr<IndexReader> reader(new IndexReader());
   const std::string vectors_path = index_dir + "/" + kVectorsFileName;
+  const VectorIndexOptions vectors = recorded_vector_options(snap.info, options.vectors);
+  // IVF-PQ trains 2^nbits codes per sub-quantizer: an index too small for that is searched
+  // exactly until it has grown.
+  auto choose = [&](size_t rows) {
+    IndexKind k = choose_index_kind(rows, vectors);
+    if (k == IndexKind::kIvfPq) {
+      if (Status s = check_vector_index_options(vectors, rows, snap.info.model.dim); !s.is_ok()) {
+        log_warning(s.message() + "; searching exactly");
+        return IndexKind::kExact;
+      }
+    }
+    return k;
+  };
 
-  IndexKind kind = choose_index_kind(snap.rows.size(), options.vectors);
+  IndexKind kind = choose(snap.rows.size());
   if (kind != IndexKind::kExact) {
     std::vector<int64_t> ids;
     ids.reserve(snap.rows.size());
     for (const ImageRecord& r : snap.rows) ids.push_back(r.id);
-    auto loaded = read_vectors_file(vectors_path, kind, stamp_of(snap.info), ids, options.vectors);
+    auto loaded = read_vectors_file(vectors_path, kind, stamp_of(snap.info), ids, vectors);
     if (loaded.is_ok()) {
       reader->index_ = std::move(loaded).value();
       reader->report_.from_file = true;
@@ -45,8 +73,8 @@ StatusOr<std::shared_ptr<const IndexReader>> IndexReader::open(const std::string
     // A second snapshot, with embeddings: it may be newer than the first (a writer committed
     // meanwhile), so the rows are taken from it too.
     XRS_ASSIGN_OR_RETURN(snap, catalog->snapshot(/*with_embeddings=*/true));
-    kind = choose_index_kind(snap.rows.size(), options.vectors);
-    VectorIndexOptions build = options.vectors;
+    kind = choose(snap.rows.size());
+    VectorIndexOptions build = vectors;
     build.kind = kind;
     XRS_ASSIGN_OR_RETURN(reader->index_, build_vector_index(std::move(*snap.vectors), build));
     snap.vectors.reset();

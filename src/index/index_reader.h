@@ -49,6 +49,8 @@ struct SearchResult {
 };
 
 struct IndexReaderOptions {
+  // The vector index to build. Without a kind, the kind recorded in the catalog's setting
+  // kSettingVectorIndex (`index --vector-index`) is used, else the automatic choice.
   VectorIndexOptions vectors;
   // Save a rebuilt approximate index to IDX/vectors.faiss (a failure to save is only logged).
   bool write_vectors_file = true;
@@ -60,6 +62,11 @@ struct VectorLoadReport {
   bool from_file = false;      // loaded from vectors.faiss
   std::string rebuild_reason;  // why vectors.faiss was not used (empty when loaded or exact)
 };
+
+// `options` when it names a kind, else the kind and parameters recorded in info's setting
+// kSettingVectorIndex (an unreadable setting is logged and ignored), else `options`.
+VectorIndexOptions recorded_vector_options(const CatalogInfo& info,
+                                           const VectorIndexOptions& options = {});
 
 class IndexReader {
  public:

@@ -159,7 +159,7 @@ StatusOr<MergeSummary> merge_indexes(const MergeOptions& options) {
   // The settings the read side needs: where the images and the model are. Shards built on
   // different machines may name different paths; the first shard's are kept.
   std::map<std::string, std::string> settings;
-  for (const char* key : {kSettingDataDir, kSettingModelPath}) {
+  for (const char* key : {kSettingDataDir, kSettingModelPath, kSettingVectorIndex}) {
     for (const Input& in : inputs) {
       auto it = in.info.settings.find(key);
       if (it == in.info.settings.end()) continue;
@@ -264,7 +264,8 @@ StatusOr<MergeSummary> merge_indexes(const MergeOptions& options) {
   XRS_ASSIGN_OR_RETURN(uint64_t total, target.count());
   summary.total = total;
   // An approximate vector index is derived from the catalog: build and save it now.
-  if (choose_index_kind(total, VectorIndexOptions{}) != IndexKind::kExact) {
+  XRS_ASSIGN_OR_RETURN(CatalogInfo merged_info, target.info());
+  if (choose_index_kind(total, recorded_vector_options(merged_info)) != IndexKind::kExact) {
     XRS_RETURN_IF_ERROR(IndexReader::open(options.index_dir).status());
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

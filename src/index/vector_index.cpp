@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "index/exact_scan.h"
 #include "index/faiss_index.h"
@@ -32,16 +34,151 @@ std::string_view index_kind_name(IndexKind kind) {
       return "hnsw";
     case IndexKind::kIvf:
       return "ivf";
+    case IndexKind::kIvfPq:
+      return "ivf-pq";
+    case IndexKind::kF16:
+      return "f16";
   }
   return "unknown";
 }
 
 StatusOr<IndexKind> parse_index_kind(std::string_view name) {
-  for (IndexKind k : {IndexKind::kExact, IndexKind::kHnsw, IndexKind::kIvf}) {
+  for (IndexKind k :
+       {IndexKind::kExact, IndexKind::kHnsw, IndexKind::kIvf, IndexKind::kIvfPq, IndexKind::kF16}) {
     if (name == index_kind_name(k)) return k;
   }
   return Status::invalid_argument("unknown vector index kind '" + std::string(name) +
-                                  "' (expected exact, hnsw or ivf)");
+                                  "' (expected exact, f16, ivf, ivf-pq or hnsw)");
+}
+
+namespace {
+
+// The parameters each kind accepts in a spec string.
+std::vector<std::string_view> spec_params(IndexKind kind) {
+  switch (kind) {
+    case IndexKind::kHnsw:
+      return {"m", "ef_construction", "ef_search"};
+    case IndexKind::kIvf:
+      return {"nlist", "nprobe"};
+    case IndexKind::kIvfPq:
+      return {"nlist", "nprobe", "m", "nbits"};
+    case IndexKind::kExact:
+    case IndexKind::kF16:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
+StatusOr<VectorIndexOptions> parse_vector_index_spec(std::string_view spec) {
+  VectorIndexOptions o;
+  const size_t colon = spec.find(':');
+  const std::string_view kind_name = spec.substr(0, colon);
+  if (kind_name.empty() || kind_name == "auto") {
+    if (colon != std::string_view::npos) {
+      return Status::invalid_argument("vector index '" + std::string(spec) +
+                                      "': 'auto' takes no parameters");
+    }
+    return o;
+  }
+  XRS_ASSIGN_OR_RETURN(IndexKind kind, parse_index_kind(kind_name));
+  o.kind = kind;
+  if (colon == std::string_view::npos) return o;
+  const std::vector<std::string_view> allowed = spec_params(kind);
+  std::string_view rest = spec.substr(colon + 1);
+  auto bad = [&](const std::string& why) {
+    return Status::invalid_argument("vector index '" + std::string(spec) + "': " + why);
+  };
+  if (allowed.empty()) return bad(std::string(kind_name) + " takes no parameters");
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return bad("'" + std::string(item) + "' is not NAME=VALUE");
+    const std::string_view name = item.substr(0, eq), value = item.substr(eq + 1);
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string names;
+      for (std::string_view a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
+      return bad(std::string(kind_name) + " has no parameter '" + std::string(name) + "' (it has " +
+                 names + ")");
+    }
+    size_t v = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size() || value.empty() ||
+        v > static_cast<size_t>(INT_MAX)) {
+      return bad(std::string(name) + "='" + std::string(value) + "' is not a whole number up to " +
+                 std::to_string(INT_MAX));
+    }
+    if (kind == IndexKind::kHnsw) {
+      if (v == 0) return bad(std::string(name) + " must be at least 1");
+      int iv = static_cast<int>(v);
+      (name == "m"                 ? o.hnsw.m
+       : name == "ef_construction" ? o.hnsw.ef_construction
+                                   : o.hnsw.ef_search) = iv;
+    } else if (name == "nlist") {
+      o.ivf.nlist = v;
+    } else if (name == "nprobe") {
+      o.ivf.nprobe = v;
+    } else if (name == "m") {
+      o.pq.m = v;
+    } else {
+      o.pq.nbits = v;
+    }
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  XRS_RETURN_IF_ERROR(
+      check_vector_index_options(o, 0, 0).with_context("vector index '" + std::string(spec) + "'"));
+  return o;
+}
+
+std::string vector_index_spec(const VectorIndexOptions& o) {
+  if (!o.kind) return "auto";
+  std::string out(index_kind_name(*o.kind));
+  std::vector<std::string> params;
+  const VectorIndexOptions d;
+  auto add = [&](const char* name, size_t v, size_t def) {
+    if (v != def) params.push_back(std::string(name) + "=" + std::to_string(v));
+  };
+  if (*o.kind == IndexKind::kHnsw) {
+    add("m", static_cast<size_t>(o.hnsw.m), static_cast<size_t>(d.hnsw.m));
+    add("ef_construction", static_cast<size_t>(o.hnsw.ef_construction),
+        static_cast<size_t>(d.hnsw.ef_construction));
+    add("ef_search", static_cast<size_t>(o.hnsw.ef_search), static_cast<size_t>(d.hnsw.ef_search));
+  } else if (*o.kind == IndexKind::kIvf || *o.kind == IndexKind::kIvfPq) {
+    add("nlist", o.ivf.nlist, d.ivf.nlist);
+    add("nprobe", o.ivf.nprobe, d.ivf.nprobe);
+    if (*o.kind == IndexKind::kIvfPq) {
+      add("m", o.pq.m, d.pq.m);
+      add("nbits", o.pq.nbits, d.pq.nbits);
+    }
+  }
+  for (size_t i = 0; i < params.size(); ++i) out += (i == 0 ? ":" : ",") + params[i];
+  return out;
+}
+
+Status check_vector_index_options(const VectorIndexOptions& o, size_t rows, size_t dim) {
+  if (!o.kind || *o.kind != IndexKind::kIvfPq) return Status::ok();
+  if (o.pq.nbits < 4 || o.pq.nbits > 16) {
+    return Status::invalid_argument("ivf-pq nbits=" + std::to_string(o.pq.nbits) +
+                                    " is out of range (4 to 16 bits per code)");
+  }
+  if (dim == 0) return Status::ok();  // the rest depends on the data (rows 0: not known yet)
+  const size_t m = o.pq.m != 0 ? o.pq.m : std::max<size_t>(1, dim / 8);
+  if (dim % m != 0) {
+    return Status::invalid_argument("ivf-pq m=" + std::to_string(m) +
+                                    " does not divide the dimension " + std::to_string(dim) +
+                                    " (each of the m sub-quantizers codes dim/m values)");
+  }
+  const size_t codebook = size_t{1} << o.pq.nbits;
+  if (rows != 0 && rows < codebook) {
+    return Status::invalid_argument("ivf-pq with nbits=" + std::to_string(o.pq.nbits) +
+                                    " needs at least " + std::to_string(codebook) +
+                                    " vectors to train its codebooks, the index has " +
+                                    std::to_string(rows) + " (use exact or f16, or fewer nbits)");
+  }
+  return Status::ok();
 }
 
 IndexKind choose_index_kind(size_t rows, const VectorIndexOptions& options) {
@@ -123,6 +260,11 @@ StatusOr<std::unique_ptr<VectorIndex>> build_vector_index(EmbeddingSet set,
     }
   }
   IndexKind kind = choose_index_kind(set.ids.size(), options);
+  if (kind == IndexKind::kIvfPq) {
+    VectorIndexOptions checked = options;
+    checked.kind = kind;
+    XRS_RETURN_IF_ERROR(check_vector_index_options(checked, set.ids.size(), set.vectors.cols()));
+  }
   if (kind == IndexKind::kExact) {
     return index_internal::make_exact_index(std::move(set.ids), std::move(set.vectors));
   }

@@ -1,11 +1,17 @@
 // Vector search over L2-normalised embeddings by inner product (= cosine similarity).
 //
 // A VectorIndex holds N vectors of dimension dim, row r belonging to image id ids()[r] (ids
-// strictly increasing). Three kinds sit behind one interface:
+// strictly increasing). Five kinds sit behind one interface:
 //   kExact  the N x dim matrix (row-major, contiguous, 64-byte aligned); one BLAS sgemv per query
 //           (sgemm for batches) and a single top-k pass. Results equal a brute-force loop.
 //   kHnsw   FAISS IndexHNSWFlat (graph; fast queries, slow build, approximate).
 //   kIvf    FAISS IndexIVFFlat (k-means lists; fast build, approximate).
+//   kF16    every vector stored as float16 (FAISS IndexScalarQuantizer QT_fp16, 2 bytes per
+//           value: half of kExact's memory); every query scans all rows, so the ranking is the
+//           brute-force one over the rounded vectors (scores within 2^-11 of exact ones).
+//   kIvfPq  FAISS IndexIVFPQ: k-means lists plus product quantization (m codes of nbits per
+//           vector, e.g. 64 bytes for 512-d at m = 64): the compressed kind for tens of millions
+//           of vectors; approximate (recall measured in docs/PERFORMANCE.md).
 // Without an explicit kind, indexes below VectorIndexOptions::auto_threshold rows are exact and
 // larger ones IVF (docs/INDEX_FORMAT.md, "Choosing the vector index", says why).
 //
@@ -60,8 +66,8 @@ struct VectorSearchOptions {
   std::optional<int> ef_search;
 };
 
-enum class IndexKind { kExact, kHnsw, kIvf };
-std::string_view index_kind_name(IndexKind kind);  // "exact", "hnsw", "ivf"
+enum class IndexKind { kExact, kHnsw, kIvf, kIvfPq, kF16 };
+std::string_view index_kind_name(IndexKind kind);  // "exact", "hnsw", "ivf", "ivf-pq", "f16"
 StatusOr<IndexKind> parse_index_kind(std::string_view name);
 
 // An exact search streams N * dim * 4 bytes per query: past this many 512-d vectors that is over
@@ -79,12 +85,31 @@ struct IvfParams {
   size_t nprobe = 0;  // lists visited per query; 0 = nlist / 128, at least 8 (capped at nlist)
 };
 
+// Product quantization of kIvfPq (its lists and probes are IvfParams).
+struct PqParams {
+  size_t m = 0;      // sub-quantizers (codes per vector); 0 = dim / 8; must divide dim
+  size_t nbits = 8;  // bits per code, 4..16; training needs at least 2^nbits vectors
+};
+
 struct VectorIndexOptions {
   std::optional<IndexKind> kind;  // nullopt: exact below auto_threshold rows, else IVF
   size_t auto_threshold = kAutoApproximateThreshold;
   HnswParams hnsw;
-  IvfParams ivf;
+  IvfParams ivf;  // kIvf and kIvfPq
+  PqParams pq;    // kIvfPq
 };
+
+// The kind and parameters as one string, "KIND[:NAME=VALUE,...]", e.g. "exact", "f16",
+// "ivf:nlist=4000,nprobe=31", "ivf-pq:m=64,nbits=8", "hnsw:m=32,ef_search=96"; "auto" (or "")
+// leaves the kind to choose_index_kind. Unknown kinds or names, names that do not belong to the
+// kind, and values out of range are refused with a message naming them. `index --vector-index`
+// records it as the catalog setting kSettingVectorIndex, which readers (search, serve) follow.
+StatusOr<VectorIndexOptions> parse_vector_index_spec(std::string_view spec);
+// The spec string of `options` (only the parameters that differ from the defaults).
+std::string vector_index_spec(const VectorIndexOptions& options);
+// Checks that `options` can build an index of `rows` vectors of dimension `dim` (m divides dim,
+// enough vectors to train IVF-PQ's codebooks, ...). kInvalidArgument says what to change.
+Status check_vector_index_options(const VectorIndexOptions& options, size_t rows, size_t dim);
 
 // The kind build_vector_index makes for `rows` vectors (an empty set is always exact).
 IndexKind choose_index_kind(size_t rows, const VectorIndexOptions& options);

@@ -19,7 +19,19 @@ constexpr size_t kOffVersion = 8, kOffKind = 12, kOffDim = 16, kOffCount = 24, k
 constexpr size_t kCatalogIdSize = 32, kChecksumSize = 32;
 
 uint32_t kind_code(IndexKind kind) {
-  return kind == IndexKind::kHnsw ? 1 : 2;
+  switch (kind) {
+    case IndexKind::kHnsw:
+      return 1;
+    case IndexKind::kIvf:
+      return 2;
+    case IndexKind::kIvfPq:
+      return 3;
+    case IndexKind::kF16:
+      return 4;
+    case IndexKind::kExact:
+      break;
+  }
+  return 0;
 }
 
 template <typename T>

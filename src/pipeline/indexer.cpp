@@ -165,7 +165,15 @@ Status record_settings(Run& run) {
   const auto recorded_shard = info.settings.find(kSettingShard);
   const bool same_shard =
       recorded_shard == info.settings.end() ? shard.empty() : recorded_shard->second == shard;
-  if (same(kSettingDataDir, data_dir) && same(kSettingModelPath, model_path) && same_shard) {
+  std::string vector_index;
+  if (!run.options.vector_index.empty()) {
+    XRS_ASSIGN_OR_RETURN(VectorIndexOptions parsed,
+                         parse_vector_index_spec(run.options.vector_index));
+    XRS_RETURN_IF_ERROR(check_vector_index_options(parsed, 0, info.model.dim));
+    vector_index = vector_index_spec(parsed);
+  }
+  if (same(kSettingDataDir, data_dir) && same(kSettingModelPath, model_path) && same_shard &&
+      same(kSettingVectorIndex, vector_index)) {
     return Status::ok();
   }
   XRS_ASSIGN_OR_RETURN(Transaction txn, run.catalog->begin());
@@ -173,6 +181,9 @@ Status record_settings(Run& run) {
   // "" for an index of the whole dataset (check_shard allowed the change: it holds no image).
   if (!same_shard) XRS_RETURN_IF_ERROR(txn.set_setting(kSettingShard, shard));
   if (!model_path.empty()) XRS_RETURN_IF_ERROR(txn.set_setting(kSettingModelPath, model_path));
+  if (!vector_index.empty()) {
+    XRS_RETURN_IF_ERROR(txn.set_setting(kSettingVectorIndex, vector_index));
+  }
   return txn.commit();
 }
 
@@ -328,7 +339,8 @@ StatusOr<IndexSummary> run_index(const ClipModel& model, const IndexOptions& opt
   run.summary.total = total;
   // An approximate vector index is derived from the catalog: build and save it now rather than
   // at the first query.
-  if (choose_index_kind(total, VectorIndexOptions{}) != IndexKind::kExact) {
+  XRS_ASSIGN_OR_RETURN(CatalogInfo info, run.catalog->info());
+  if (choose_index_kind(total, recorded_vector_options(info)) != IndexKind::kExact) {
     XRS_RETURN_IF_ERROR(IndexReader::open(options.index_dir).status());
   }
   run.summary.seconds = seconds_since(t0);

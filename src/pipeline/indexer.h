@@ -47,6 +47,10 @@ struct IndexOptions {
   ShardSpec shard;
   // Drop an index built with another model (or for another shard) instead of refusing it.
   bool rebuild = false;
+  // The vector index readers build, as parse_vector_index_spec reads it (e.g. "ivf-pq",
+  // "f16", "auto"): recorded in the catalog (kSettingVectorIndex) for search and serve, and the
+  // saved vectors file built at the end of the run. Empty keeps what the index recorded.
+  std::string vector_index;
   // Called after each step of progress, on the calling thread.
   std::function<void(const IndexProgress&)> on_progress;
   // Set from another thread (a signal handler's flag) to stop after the current batch.
