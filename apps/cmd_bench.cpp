@@ -26,6 +26,9 @@ int run_bench(const BenchCmdOptions& o) {
                 {"image_ms_batch1", r->image_ms_batch1},
                 {batch_key, r->image_per_s_batch},
                 {"text_ms_query", r->text_ms_query},
+                {"text_ms_typed", r->text_ms_typed},
+                {"text_ms_ensemble8", r->text_ms_ensemble8},
+                {"text_ms_ensemble8_uncached", r->text_ms_ensemble8_uncached},
                 {"load_ms", r->load_ms},
                 {"peak_rss_mb", r->peak_rss_mb},
                 {"vision_gflop_per_image", r->vision_gflop_per_image},
@@ -42,6 +45,12 @@ int run_bench(const BenchCmdOptions& o) {
   std::printf("  (%.2f GFLOP/image; sgemm %.1f GFLOP/s; %.0f%% of the sgemm ceiling)\n",
               r->vision_gflop_per_image, r->sgemm_gflops, 100 * r->fraction_of_sgemm);
   std::printf("text query:       %.2f ms\n", r->text_ms_query);
+  if (r->text_ms_typed > 0) {
+    std::printf("text, as typed:   %.2f ms (tokenizing included)\n", r->text_ms_typed);
+    std::printf("text, 8 prompts:  %.2f ms (%.2fx as typed; %.2f ms without cached prefixes)\n",
+                r->text_ms_ensemble8, r->text_ms_ensemble8 / r->text_ms_typed,
+                r->text_ms_ensemble8_uncached);
+  }
   std::printf("peak RSS:         %.0f MB\n", r->peak_rss_mb);
   return kExitOk;
 }

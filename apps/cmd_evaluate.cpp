@@ -16,6 +16,7 @@
 
 #include "clip/clip_model.h"
 #include "clip/model_settings.h"
+#include "clip/prompt_ensemble.h"
 #include "common.h"
 #include "dataset/config.h"
 #include "dataset/csv.h"
@@ -413,11 +414,10 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
   XRS_ASSIGN_OR_RETURN(const ModelSettings model_settings, load_model_settings(model_path));
   doc["model_settings"] = model_settings.path.empty() ? ojson(nullptr) : ojson(model_settings.path);
 
-  std::vector<eval::QueryResult> text_results;
+  std::vector<eval::QueryResult> text_results, ensemble_results;
   std::vector<UserQuery> user;
   ojson t2i;
   if (!o.image_only) {
-    std::vector<eval::Query> queries;
     std::unique_ptr<ClipModel> model;
     auto need_model = [&]() -> Status {
       if (model) return Status::ok();
@@ -436,59 +436,106 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
     if (!o.queries.empty()) {
       XRS_ASSIGN_OR_RETURN(user,
                            read_queries(o.queries, corpus.category_names, row_by_name, row_by_id));
-      for (const UserQuery& u : user) {
-        eval::Query q;
-        if (!u.text.empty()) {
-          XRS_RETURN_IF_ERROR(need_model());
-          XRS_ASSIGN_OR_RETURN(q.embedding, model->embed_text(u.text));
-          q.label = u.text;
-        } else {
-          const size_t row = row_by_name.at(u.image);
-          const auto v = vectors.vectors.row(row);
-          q.embedding.assign(v.begin(), v.end());
-          q.exclude_row = row;
-          q.label = u.image;
-        }
-        q.category = u.category;
-        q.relevant_rows = u.rows;
-        queries.push_back(std::move(q));
-      }
-      t2i["source"] = o.queries;
     } else {
       XRS_RETURN_IF_ERROR(need_model());
+    }
+    // The text queries, embedded as typed (templates empty) or through a prompt ensemble: the
+    // user's texts, else one per category (the built-in template, or the category name put
+    // into each of the model's templates).
+    auto text_queries = [&](const PromptEnsemble* ensemble) -> StatusOr<std::vector<eval::Query>> {
+      std::vector<eval::Query> queries;
+      if (!o.queries.empty()) {
+        for (const UserQuery& u : user) {
+          eval::Query q;
+          if (!u.text.empty()) {
+            XRS_RETURN_IF_ERROR(need_model());
+            XRS_ASSIGN_OR_RETURN(q.embedding, ensemble != nullptr ? ensemble->embed(u.text)
+                                                                  : model->embed_text(u.text));
+            q.label = u.text;
+          } else {
+            const size_t row = row_by_name.at(u.image);
+            const auto v = vectors.vectors.row(row);
+            q.embedding.assign(v.begin(), v.end());
+            q.exclude_row = row;
+            q.label = u.image;
+          }
+          q.category = u.category;
+          q.relevant_rows = u.rows;
+          queries.push_back(std::move(q));
+        }
+        return queries;
+      }
       for (size_t c = 0; c < corpus.category_names.size(); ++c) {
         eval::Query q;
-        q.label = apply_template(kBuiltinTemplate, corpus.category_names[c]);
-        XRS_ASSIGN_OR_RETURN(q.embedding, model->embed_text(q.label));
+        const std::string& name = corpus.category_names[c];
+        if (ensemble == nullptr) {
+          q.label = apply_template(kBuiltinTemplate, name);
+          XRS_ASSIGN_OR_RETURN(q.embedding, model->embed_text(q.label));
+        } else {
+          q.label = name;
+          XRS_ASSIGN_OR_RETURN(q.embedding, ensemble->embed(name));
+        }
         q.category = static_cast<int32_t>(c);
         queries.push_back(std::move(q));
       }
-      t2i["source"] = "built-in prompts";
-      t2i["template"] = kBuiltinTemplate;
+      return queries;
+    };
+    auto text_section = [&](const std::vector<eval::QueryResult>& results) {
+      ojson section;
+      const ojson summary = summary_json(eval::summarize(results, sopt));
+      for (auto it = summary.begin(); it != summary.end(); ++it) section[it.key()] = it.value();
+      ojson list = ojson::array();
+      for (size_t i = 0; i < results.size(); ++i) {
+        list.push_back(query_json(results[i], user.empty() ? nullptr : &user[i], record_by_id));
+      }
+      section["queries"] = list;
+      return section;
+    };
+    {
+      XRS_ASSIGN_OR_RETURN(const std::vector<eval::Query> queries, text_queries(nullptr));
+      XRS_ASSIGN_OR_RETURN(text_results, eval::run_queries(corpus, queries, run));
     }
-    XRS_ASSIGN_OR_RETURN(text_results, eval::run_queries(corpus, queries, run));
-    const eval::Summary ts = eval::summarize(text_results, sopt);
-    const ojson summary = summary_json(ts);
-    for (auto it = summary.begin(); it != summary.end(); ++it) t2i[it.key()] = it.value();
-    ojson list = ojson::array();
-    for (size_t i = 0; i < text_results.size(); ++i) {
-      list.push_back(query_json(text_results[i], user.empty() ? nullptr : &user[i], record_by_id));
-    }
-    t2i["queries"] = list;
+    t2i["source"] = o.queries.empty() ? ojson("built-in prompts") : ojson(o.queries);
+    if (o.queries.empty()) t2i["template"] = kBuiltinTemplate;
+    t2i.update(text_section(text_results));
     doc["text_to_image"] = t2i;
+    // The model's prompt ensemble (what search does with its text queries), side by side.
+    const std::vector<std::string>& templates = model_settings.prompt_templates;
+    const bool any_text =
+        o.queries.empty() ||
+        std::any_of(user.begin(), user.end(), [](const UserQuery& u) { return !u.text.empty(); });
+    if (!templates.empty() && any_text) {
+      XRS_RETURN_IF_ERROR(need_model());
+      XRS_ASSIGN_OR_RETURN(const std::unique_ptr<PromptEnsemble> ensemble,
+                           PromptEnsemble::create(*model, templates));
+      XRS_ASSIGN_OR_RETURN(const std::vector<eval::Query> queries, text_queries(ensemble.get()));
+      XRS_ASSIGN_OR_RETURN(ensemble_results, eval::run_queries(corpus, queries, run));
+      ojson e;
+      e["source"] = o.queries.empty() ? ojson("category names") : ojson(o.queries);
+      e["templates"] = templates;
+      e.update(text_section(ensemble_results));
+      doc["text_to_image_ensemble"] = e;
+    } else {
+      doc["text_to_image_ensemble"] = nullptr;
+    }
   } else {
     doc["text_to_image"] = nullptr;
+    doc["text_to_image_ensemble"] = nullptr;
   }
 
   ojson thresholds;
   thresholds["top_k"] = o.k;
   if (!o.image_only) {
     thresholds["text"] =
-        threshold_json(eval::top_scores(text_results),
+        // Text search embeds through the ensemble when the model has templates.
+        threshold_json(eval::top_scores(ensemble_results.empty() ? text_results : ensemble_results),
                        model_settings.text_min_score.value_or(kDefaultTextMinScore));
   } else {
     thresholds["text"] = nullptr;
   }
+  thresholds["text_queries"] = o.image_only               ? ojson(nullptr)
+                               : ensemble_results.empty() ? ojson("as typed")
+                                                          : ojson("prompt ensemble");
   thresholds["image"] =
       threshold_json(eval::top_scores(image_results),
                      model_settings.image_min_score.value_or(kDefaultImageMinScore));
@@ -602,6 +649,13 @@ void print_one(const ojson& d) {
                   fmt3(q.value("ap", ojson())).c_str(), top.c_str());
     }
   }
+  if (d.contains("text_to_image_ensemble") && !d["text_to_image_ensemble"].is_null()) {
+    const ojson& e = d["text_to_image_ensemble"];
+    const std::string title = "text → image through the model's prompt ensemble (" +
+                              std::to_string(e["templates"].size()) +
+                              " templates, as search embeds text)";
+    print_section(title.c_str(), e);
+  }
   std::printf("\nthresholds (scores of the top %d results, keeping %.0f%% of the relevant):\n",
               d["k"].get<int>(), 100 * kKeep);
   print_thresholds("text", d["thresholds"]["text"]);
@@ -620,9 +674,17 @@ void print_side_by_side(const std::vector<ojson>& docs) {
     std::printf("\n");
   };
   row("images", [](const ojson& d) { return std::to_string(d["images"].get<size_t>()); });
-  for (const char* section : {"image_to_image", "text_to_image"}) {
-    std::printf("%s\n", std::string(section) == "image_to_image" ? "image → image, macro"
-                                                                 : "text → image, macro");
+  for (const char* section : {"image_to_image", "text_to_image", "text_to_image_ensemble"}) {
+    const std::string name = section;
+    if (name == "text_to_image_ensemble" &&
+        std::none_of(docs.begin(), docs.end(), [](const ojson& d) {
+          return d.contains("text_to_image_ensemble") && !d["text_to_image_ensemble"].is_null();
+        })) {
+      continue;
+    }
+    std::printf("%s\n", name == "image_to_image"  ? "image → image, macro"
+                        : name == "text_to_image" ? "text → image, macro"
+                                                  : "text → image, prompt ensemble, macro");
     for (size_t i = 0; i < eval::kMetricCount; ++i) {
       const std::string key(eval::metric_key(static_cast<Metric>(i)));
       row("  " + std::string(eval::metric_label(static_cast<Metric>(i))), [&](const ojson& d) {

@@ -38,6 +38,7 @@ struct SearchCmdOptions {
   bool include_self = false;
   std::string collapse;  // --collapse-duplicates[=S]: "" for the default threshold
   bool has_collapse = false;
+  bool raw_text = false;
   bool json = false;
 };
 
@@ -160,6 +161,7 @@ int run_search(const SearchCmdOptions& o) {
     if (!t.is_ok()) return report_error(t.status(), true);
     options.collapse_duplicates = *t;
   }
+  options.raw_text = o.raw_text;
   if (Status s = validate_search_options(options); !s.is_ok()) return report_error(s, true);
 
   SearchServiceOptions service_options;
@@ -199,6 +201,10 @@ int run_search(const SearchCmdOptions& o) {
     if (o.has_terms) echo.terms = terms.size();
     std::printf("%s\n", search_response_json(*response, echo, 2).c_str());
   } else {
+    if (response->prompt_templates > 0) {
+      std::printf("text embedded through the model's %d prompt templates (--raw-text: as typed)\n",
+                  response->prompt_templates);
+    }
     if (!response->min_score_rule.empty()) {
       std::printf("minimum score %.3f: %s\n", response->min_score,
                   response->min_score_rule.c_str());
@@ -248,6 +254,9 @@ void setup_search(CLI::App& app, int& exit_code) {
                       "hide near-duplicates of a result shown above (cosine >= S, default 0.97); "
                       "each result counts what it hides; --k/--offset page the collapsed ranking")
           ->expected(0, 1);
+  cmd->add_flag("--raw-text", o->raw_text,
+                "embed the text as typed, not through the model's prompt templates "
+                "(prompt_templates in xray-search-model.json)");
   cmd->add_option("--model,-m", o->model, "model (default: the one the index was built with)");
   cmd->add_flag("--json", o->json, "print JSON (the HTTP API's search response)");
   cmd->callback([=, &exit_code] {

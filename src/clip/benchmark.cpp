@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "clip/clip_model.h"
 #include "clip/ops.h"
+#include "clip/prompt_ensemble.h"
 
 namespace xrs {
 
@@ -97,6 +99,23 @@ StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOp
   XRS_ASSIGN_OR_RETURN(r.text_ms_query, time_ms(3 * options.iters, [&] {
                          return model->encode_texts(tokens, 1, {out.data(), size_t(h.embed_dim)});
                        }));
+
+  if (model->tokenizer() != nullptr) {
+    const std::vector<std::string> templates = {
+        "a chest radiograph of {}",  "an x-ray showing {}",           "a radiograph with {}",
+        "a plain film showing {}",   "an x-ray image of {}",          "a frontal radiograph of {}",
+        "a radiology image with {}", "a photo of an x-ray showing {}"};
+    const std::string text = "pleural effusion";
+    XRS_ASSIGN_OR_RETURN(std::unique_ptr<PromptEnsemble> ensemble,
+                         PromptEnsemble::create(*model, templates));
+    auto timed = [&](auto&& embed) -> StatusOr<double> {
+      return time_ms(3 * options.iters, [&]() -> Status { return embed().status(); });
+    };
+    XRS_ASSIGN_OR_RETURN(r.text_ms_typed, timed([&] { return model->embed_text(text); }));
+    XRS_ASSIGN_OR_RETURN(r.text_ms_ensemble8, timed([&] { return ensemble->embed(text); }));
+    XRS_ASSIGN_OR_RETURN(r.text_ms_ensemble8_uncached,
+                         timed([&] { return model->embed_text_ensemble(text, templates); }));
+  }
 
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);

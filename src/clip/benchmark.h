@@ -23,7 +23,14 @@ struct BenchResult {
   double image_ms_batch1 = 0;    // one image
   double image_per_s_batch = 0;  // images per second at `batch`
   double text_ms_query = 0;      // one query of 6 tokens (start + 4 words + end)
-  double peak_rss_mb = 0;        // the process's peak resident memory
+  // With a tokenizer beside the weights (else 0): one text query "pleural effusion" as typed
+  // (ClipModel::embed_text, tokenizing included), through a prompt ensemble of 8 radiology
+  // templates with their prefixes cached (PromptEnsemble), and the same 8 whole prompts in one
+  // batch (ClipModel::embed_text_ensemble, no cache).
+  double text_ms_typed = 0;
+  double text_ms_ensemble8 = 0;
+  double text_ms_ensemble8_uncached = 0;
+  double peak_rss_mb = 0;  // the process's peak resident memory
   // The float32 ceiling: GFLOP per image of the vision tower (2 x multiply-adds of its matrix
   // products), what one large sgemm of the tower's MLP shape reaches on the same threads, and
   // image_per_s_batch as a fraction of sgemm_gflops / vision_gflop_per_image.

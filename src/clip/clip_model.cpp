@@ -1,11 +1,13 @@
 #include "clip/clip_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "clip/checkpoint/model_config.h"
 #include "clip/encoders.h"
+#include "clip/model_settings.h"
 #include "clip/ops.h"
 #include "core/sha256.h"
 #include "imaging/decode.h"  // kImagingVersion
@@ -194,6 +196,45 @@ StatusOr<std::vector<float>> ClipModel::embed_text(std::string_view text) const 
   std::vector<float> out(hparams_.embed_dim);
   XRS_RETURN_IF_ERROR(encode_texts(tokens, 1, out));
   l2_normalize_rows(out.data(), 1, hparams_.embed_dim);
+  return out;
+}
+
+StatusOr<std::vector<float>> ClipModel::embed_texts(std::span<const std::string> texts) const {
+  if (tokenizer_ == nullptr) return embed_text("").status();  // the no-tokenizer error
+  const size_t e = hparams_.embed_dim;
+  std::vector<int32_t> tokens;
+  for (const std::string& text : texts) {
+    XRS_ASSIGN_OR_RETURN(std::vector<int32_t> t,
+                         tokenizer_->tokenize(text, /*truncate=*/true, hparams_.context_length));
+    tokens.insert(tokens.end(), t.begin(), t.end());
+  }
+  std::vector<float> out(texts.size() * e);
+  if (texts.empty()) return out;
+  XRS_RETURN_IF_ERROR(encode_texts(tokens, static_cast<int>(texts.size()), out));
+  l2_normalize_rows(out.data(), static_cast<int>(texts.size()), static_cast<int>(e));
+  return out;
+}
+
+StatusOr<std::vector<float>> ClipModel::embed_text_ensemble(
+    std::string_view text, std::span<const std::string> templates) const {
+  if (templates.empty()) return embed_text(text);
+  std::vector<std::string> prompts;
+  prompts.reserve(templates.size());
+  for (const std::string& t : templates) prompts.push_back(apply_prompt_template(t, text));
+  XRS_ASSIGN_OR_RETURN(const std::vector<float> rows, embed_texts(prompts));
+  const size_t e = hparams_.embed_dim;
+  std::vector<double> sum(e, 0.0);
+  for (size_t r = 0; r < prompts.size(); ++r) {
+    for (size_t j = 0; j < e; ++j) sum[j] += rows[r * e + j];
+  }
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  if (!(norm > 0)) {
+    return Status::invalid_argument("the prompt ensemble of the text query cancels out");
+  }
+  std::vector<float> out(e);
+  for (size_t j = 0; j < e; ++j) out[j] = static_cast<float>(sum[j] / norm);
   return out;
 }
 

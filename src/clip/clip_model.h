@@ -72,6 +72,13 @@ class ClipModel {
   StatusOr<std::vector<float>> embed_image(const Image& image) const;
   // One text → its L2-normalised embedding (tokenize with truncation + encode + normalise).
   StatusOr<std::vector<float>> embed_text(std::string_view text) const;
+  // Several texts in one batched forward pass → texts.size() x embed_dim, each row L2-normalised.
+  StatusOr<std::vector<float>> embed_texts(std::span<const std::string> texts) const;
+  // A prompt ensemble (CLIP paper §3.1.4): `text` put into each template (each holds "{}" once,
+  // ModelSettings::prompt_templates), the normalised embeddings averaged and normalised again;
+  // one batched pass. No templates: embed_text(text).
+  StatusOr<std::vector<float>> embed_text_ensemble(std::string_view text,
+                                                   std::span<const std::string> templates) const;
 
   // Activations for the reference tests (ln_pre and first block outputs, batch-first).
   void debug_vision_activations(std::span<const float> pixels, int n, std::vector<float>& ln_pre,
@@ -79,6 +86,7 @@ class ClipModel {
   void debug_text_block0(std::span<const int32_t> tokens, int n, std::vector<float>& block0) const;
 
  private:
+  friend class PromptEnsemble;  // runs the text tower after cached prefixes (its weights)
   ClipModel() = default;
 
   ClipHParams hparams_;

@@ -6,8 +6,8 @@
 
 #include <cstddef>
 
-#include "clip/compute_pool.h"
 #include "clip/checkpoint/hparams.h"
+#include "clip/compute_pool.h"
 
 namespace xrs {
 

@@ -67,6 +67,7 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
   XRS_ASSIGN_OR_RETURN(const ModelSettings settings, load_model_settings(model_path));
   s->text_min_score_ = settings.text_min_score.value_or(kDefaultTextMinScore);
   s->image_min_score_ = settings.image_min_score.value_or(kDefaultImageMinScore);
+  XRS_ASSIGN_OR_RETURN(s->ensemble_, PromptEnsemble::create(*s->model_, settings.prompt_templates));
   s->decode_ = options.decode;
   s->current_ = make_loaded(std::move(index));
   return s;
@@ -131,6 +132,7 @@ BackendInfo SearchService::info() const {
   b.catalog_id = index.catalog_info().catalog_id;
   b.read_only = read_only_;
   b.reloads = reloads_.load();
+  b.prompt_templates = ensemble_->templates();
   return b;
 }
 
@@ -181,10 +183,17 @@ StatusOr<SearchResponse> SearchService::search_text(std::string_view query,
   if (query.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return Status::invalid_argument("the text query is empty");
   }
-  XRS_ASSIGN_OR_RETURN(std::vector<float> e, model_->embed_text(query));
+  XRS_ASSIGN_OR_RETURN(std::vector<float> e, embed_query_text(query, options));
   XRS_ASSIGN_OR_RETURN(SearchResponse r, search_in(*current(), e, text_min_score_, options, {}));
+  r.prompt_templates = options.raw_text ? 0 : static_cast<int>(ensemble_->templates().size());
   r.took_ms = ms_since(t0);
   return r;
+}
+
+StatusOr<std::vector<float>> SearchService::embed_query_text(std::string_view text,
+                                                             const SearchOptions& options) const {
+  if (options.raw_text) return model_->embed_text(text);
+  return ensemble_->embed(text);
 }
 
 StatusOr<std::vector<float>> SearchService::embed_query_image(
@@ -257,13 +266,15 @@ StatusOr<SearchResponse> SearchService::search_combined(std::span<const QueryTer
   XRS_RETURN_IF_ERROR(validate_query_terms(terms, dim));
   std::vector<double> sum(dim, 0.0);
   std::vector<int64_t> exclude;
+  bool has_text = false;
   for (size_t i = 0; i < terms.size(); ++i) {
     const QueryTerm& t = terms[i];
     const std::string name = "term " + std::to_string(i + 1);
     std::vector<float> e;
     switch (t.kind) {
       case QueryTerm::Kind::kText: {
-        auto r = model_->embed_text(t.text);
+        auto r = embed_query_text(t.text, options);
+        has_text = true;
         if (!r.is_ok()) return r.status().with_context(name);
         e = std::move(r).value();
         break;
@@ -315,6 +326,9 @@ StatusOr<SearchResponse> SearchService::search_combined(std::span<const QueryTer
   XRS_ASSIGN_OR_RETURN(SearchResponse r,
                        search_in(*loaded, query, min_score, o, std::move(exclude)));
   r.min_score_rule = rule;
+  if (has_text && !options.raw_text) {
+    r.prompt_templates = static_cast<int>(ensemble_->templates().size());
+  }
   r.took_ms = ms_since(t0);
   return r;
 }

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "clip/clip_model.h"
+#include "clip/prompt_ensemble.h"
 #include "imaging/decode.h"
 #include "index/index_reader.h"
 #include "service/search_service.h"
@@ -117,6 +118,11 @@ class SearchService final : public SearchBackend {
   // Default thresholds: the model's settings, else kDefaultTextMinScore / kDefaultImageMinScore.
   float text_min_score_ = kDefaultTextMinScore;
   float image_min_score_ = kDefaultImageMinScore;
+  std::unique_ptr<PromptEnsemble> ensemble_;  // the model's prompt templates (may be none)
+
+  // A text query's embedding: through the prompt ensemble unless options.raw_text.
+  StatusOr<std::vector<float>> embed_query_text(std::string_view text,
+                                                const SearchOptions& options) const;
   DecodeOptions decode_;
 };
 

@@ -15,6 +15,7 @@ SearchQueryEcho SearchQueryEcho::of(std::string_view type, const SearchOptions& 
   echo.offset = options.offset;
   echo.category = options.category;
   echo.collapse_duplicates = options.collapse_duplicates;
+  echo.raw_text = options.raw_text;
   return echo;
 }
 
@@ -47,11 +48,13 @@ std::string search_response_json(const SearchResponse& response, const SearchQue
   if (query.collapse_duplicates) {
     echo["collapse_duplicates"] = round_score(*query.collapse_duplicates);
   }
+  if (query.raw_text) echo["raw_text"] = true;
   json doc = {{"results", std::move(results)},
               {"took_ms", std::round(response.took_ms * 100) / 100},
               {"min_score", round_score(response.min_score)},
               {"query", std::move(echo)}};
   if (!response.min_score_rule.empty()) doc["min_score_rule"] = response.min_score_rule;
+  if (response.prompt_templates > 0) doc["prompt_templates"] = response.prompt_templates;
   return doc.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 

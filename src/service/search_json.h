@@ -4,9 +4,12 @@
 //
 //   {"results":[{"rank","id","image_name","category","score","url","preview_url","path",
 //                "source_url"[,"duplicates_hidden"]}, ...],
-//    "took_ms", "min_score"[, "min_score_rule"], "query":{"type","k","offset","category"[,"id"]
-//    [,"terms"][,"collapse_duplicates"]}}
+//    "took_ms", "min_score"[, "min_score_rule"][, "prompt_templates"],
+//    "query":{"type","k","offset","category"[,"id"][,"terms"][,"collapse_duplicates"]
+//    [,"raw_text"]}}
 // (duplicates_hidden and collapse_duplicates only when the search collapsed near-duplicates.)
+// "prompt_templates" (text and combined queries): how many of the model's prompt templates each
+// text went through; absent when the text was embedded as typed.
 //
 // Scores are rounded to 6 decimals (round_score), took_ms to 2. Pure functions; thread-safe.
 #pragma once
@@ -29,6 +32,7 @@ struct SearchQueryEcho {
   std::optional<int64_t> id;                 // the query image's id ("similar")
   std::optional<size_t> terms;               // how many terms ("combined")
   std::optional<float> collapse_duplicates;  // the collapse threshold, when collapsing
+  bool raw_text = false;                     // SearchOptions::raw_text (echoed only when true)
 
   static SearchQueryEcho of(std::string_view type, const SearchOptions& options);
 };

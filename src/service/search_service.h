@@ -48,6 +48,9 @@ struct SearchOptions {
   // that is a near-duplicate of one kept above it is hidden and counted in that one's
   // duplicates_hidden; ranks, k and offset then refer to the collapsed ranking. Unset: no collapse.
   std::optional<float> collapse_duplicates;
+  // Text queries and text terms: embed the text as typed, not through the model's prompt
+  // ensemble (prompt_templates in xray-search-model.json; none: the text as typed anyway).
+  bool raw_text = false;
 };
 
 // One result, the only hit type front ends see (the index's SearchResult rows become these in
@@ -70,6 +73,9 @@ struct SearchResponse {
   // Combined queries: why that threshold ("given", "text" or "image" default and why); empty
   // for the other kinds, whose default follows from the kind.
   std::string min_score_rule;
+  // Text queries and combined queries with text: the prompts each text was embedded through
+  // (the model's templates; 0: the text as typed). 0 for the other kinds.
+  int prompt_templates = 0;
 };
 
 // One term of a combined query (search_combined): exactly one source, and a weight (negative
@@ -112,6 +118,8 @@ struct BackendInfo {
   std::string catalog_id;
   bool read_only = false;
   uint64_t reloads = 0;
+  // The model's prompt templates for text queries (empty: the text as typed).
+  std::vector<std::string> prompt_templates;
 };
 
 class SearchBackend {

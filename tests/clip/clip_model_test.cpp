@@ -11,8 +11,10 @@
 #include <fstream>
 #include <thread>
 
-#include "clip/ops.h"
 #include "clip/checkpoint/tensor_archive.h"
+#include "clip/model_settings.h"
+#include "clip/ops.h"
+#include "clip/prompt_ensemble.h"
 #include "core/file_util.h"
 #include "imaging/decode.h"
 #include "reference_util.h"
@@ -72,6 +74,101 @@ TEST(ClipModelTest, ImageFilesAndTextsEmbedLikeTheReference) {
       EXPECT_LE(relative_error(e->data(), want.data(), E), 1e-4) << name << " text " << i;
     }
   }
+}
+
+// embed_texts (one batched pass) against OpenAI's reference rows, and a prompt ensemble against
+// the normalised mean of the reference rows of its prompts: "a {}" on "chest x-ray" is fixture
+// case 1 ("a chest X-ray", the same tokens), "{}" is case 0.
+TEST(ClipModelTest, BatchedTextsAndPromptEnsemblesFollowTheReference) {
+  XRS_REQUIRE_FIXTURES();
+  std::vector<std::string> texts;
+  for (const std::string& line : lines(testing::fixtures_dir() + "/tokenizer_cases.jsonl")) {
+    texts.push_back(nlohmann::json::parse(line)["text"]);
+  }
+  ASSERT_GE(texts.size(), 2u);
+  ASSERT_EQ(texts[0], "chest x-ray");
+  ASSERT_EQ(texts[1], "a chest X-ray");
+  for (const std::string name : {"tiny-openai-b32", "tiny-laion-b16"}) {
+    auto model = ClipModel::load(model_dir(name));
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    const int E = (*model)->hparams().embed_dim;
+    std::vector<float> want = reference_rows(name, "text_embeds");
+    ASSERT_EQ(want.size(), texts.size() * E);
+    l2_normalize_rows(want.data(), static_cast<int>(texts.size()), E);
+    auto batch = (*model)->embed_texts(texts);
+    ASSERT_TRUE(batch.is_ok()) << batch.status().to_string();
+    ASSERT_EQ(batch->size(), want.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      EXPECT_LE(relative_error(batch->data() + i * E, want.data() + i * E, E), 1e-4)
+          << name << " text " << i;
+    }
+    const std::vector<std::string> templates = {"{}", "a {}"};
+    auto ensemble = (*model)->embed_text_ensemble("chest x-ray", templates);
+    ASSERT_TRUE(ensemble.is_ok()) << ensemble.status().to_string();
+    std::vector<double> mean(E);
+    double norm = 0;
+    for (int j = 0; j < E; ++j) {
+      mean[j] = double(want[j]) + double(want[E + j]);
+      norm += mean[j] * mean[j];
+    }
+    std::vector<float> expected(E);
+    for (int j = 0; j < E; ++j) expected[j] = static_cast<float>(mean[j] / std::sqrt(norm));
+    EXPECT_LE(relative_error(ensemble->data(), expected.data(), E), 1e-4) << name;
+    // The same through PromptEnsemble (cached template prefixes: "<start>" and "<start> a").
+    auto cached = PromptEnsemble::create(**model, templates);
+    ASSERT_TRUE(cached.is_ok()) << cached.status().to_string();
+    auto fast = (*cached)->embed("chest x-ray");
+    ASSERT_TRUE(fast.is_ok()) << fast.status().to_string();
+    EXPECT_LE(relative_error(fast->data(), expected.data(), E), 1e-4) << name;
+    // Without templates the ensemble is the plain query.
+    auto plain = (*model)->embed_text_ensemble("chest x-ray", {});
+    ASSERT_TRUE(plain.is_ok());
+    EXPECT_LE(relative_error(plain->data(), want.data(), E), 1e-4) << name;
+  }
+}
+
+// PromptEnsemble against the definition over embed_text (checked against the reference above):
+// prefixes of several lengths, words after "{}", a template glued to the query (BPE merges across
+// "{}", so that prompt runs whole), queries of one to many words, one cut at the context length.
+TEST(ClipModelTest, PromptEnsembleEqualsTheMeanOfItsWholePrompts) {
+  XRS_REQUIRE_FIXTURES();
+  const std::vector<std::string> templates = {
+      "a chest radiograph of {}",
+      "{} x-ray",
+      "an x-ray showing {}, frontal view",
+      "x{}",
+      "{}",
+      "a photo of a {} in a hospital, as seen on a plain film radiograph"};
+  std::string very_long;
+  for (int i = 0; i < 40; ++i) very_long += "effusion ";
+  for (const std::string name : {"tiny-openai-b32", "tiny-laion-b16"}) {
+    auto model = ClipModel::load(model_dir(name));
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    const int E = (*model)->hparams().embed_dim;
+    auto ensemble = PromptEnsemble::create(**model, templates);
+    ASSERT_TRUE(ensemble.is_ok()) << ensemble.status().to_string();
+    for (const std::string& text :
+         {std::string("hand"), std::string("pleural effusion"), std::string("Ray"),
+          std::string("left-sided pneumothorax after a fall, AP view"), very_long}) {
+      std::vector<double> sum(E, 0.0);
+      for (const std::string& t : templates) {
+        auto e = (*model)->embed_text(apply_prompt_template(t, text));
+        ASSERT_TRUE(e.is_ok());
+        for (int j = 0; j < E; ++j) sum[j] += (*e)[j];
+      }
+      double norm = 0;
+      for (double v : sum) norm += v * v;
+      std::vector<float> want(E);
+      for (int j = 0; j < E; ++j) want[j] = static_cast<float>(sum[j] / std::sqrt(norm));
+      auto got = (*ensemble)->embed(text);
+      ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+      EXPECT_LE(relative_error(got->data(), want.data(), E), 2e-5) << name << " '" << text << "'";
+    }
+  }
+  auto model = ClipModel::load(model_dir("tiny-openai-b32"));
+  ASSERT_TRUE(model.is_ok());
+  EXPECT_EQ(PromptEnsemble::create(**model, {"no placeholder"}).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(ClipModelTest, EveryWeightFileOfAModelGivesTheSameEmbeddings) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -399,6 +400,102 @@ TEST_F(CliEvaluateTest, ModelConfigThresholds) {
   const ProcessResult two =
       run_cli({"evaluate", "--index", index(), "--index", index(), "--write-model-config"});
   EXPECT_EQ(two.exit_code, 2) << describe(two);
+}
+
+// A model folder with prompt templates: search embeds a text through each, averages the
+// normalised embeddings and normalises again (checked against `search --embedding` of that mean,
+// computed here from `embed --text` of each prompt); --raw-text and raw_text turn it off; evaluate
+// reports the ensemble beside the single prompt, both against NumPy.
+TEST_F(CliEvaluateTest, PromptEnsembleInSearchAndEvaluate) {
+  REQUIRE_NUMPY();
+  const std::string model = file("ensemble-models") + "/tiny-openai-b32";
+  std::filesystem::remove_all(file("ensemble-models"));
+  std::filesystem::create_directories(model);
+  for (const char* f :
+       {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
+    std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
+  }
+  const std::vector<std::string> templates = {"a {} x-ray", "a radiograph of the {}", "{}"};
+  write_text(model + "/xray-search-model.json", json{{"prompt_templates", templates}}.dump());
+  auto ensemble = [&](const std::string& text) {
+    std::vector<double> sum;
+    for (const std::string& t : templates) {
+      std::string prompt = t;
+      prompt.replace(prompt.find("{}"), 2, text);
+      const std::vector<float> e = embed_text(prompt);
+      double n = 0;
+      for (float v : e) n += double(v) * v;
+      sum.resize(e.size(), 0.0);
+      for (size_t j = 0; j < e.size(); ++j) sum[j] += e[j] / std::sqrt(n);
+    }
+    double n = 0;
+    for (double v : sum) n += v * v;
+    std::vector<double> out;
+    for (double v : sum) out.push_back(v / std::sqrt(n));
+    return out;
+  };
+  auto search = [&](std::vector<std::string> query) {
+    std::vector<std::string> argv = {"search", "--index",     index(), "--model", model,
+                                     "--json", "--min-score", "-1",    "--k",     "20"};
+    argv.insert(argv.end(), query.begin(), query.end());
+    const ProcessResult r = run_cli(argv);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r.exit_code == 0 ? json::parse(r.out) : json();
+  };
+  auto expect_same_ranking = [](const json& got, const json& want, const std::string& what) {
+    ASSERT_EQ(got["results"].size(), want["results"].size()) << what;
+    for (size_t i = 0; i < got["results"].size(); ++i) {
+      EXPECT_NEAR(got["results"][i]["score"].get<double>(),
+                  want["results"][i]["score"].get<double>(), 1e-5)
+          << what << " rank " << i + 1;
+    }
+  };
+  const json hand = ensemble("hand");
+  write_text(file("hand-ensemble.json"), hand.dump());
+  const json by_text = search({"--text", "hand"});
+  ASSERT_TRUE(by_text.is_object());
+  EXPECT_EQ(by_text["prompt_templates"], 3);
+  expect_same_ranking(by_text, search({"--embedding", file("hand-ensemble.json")}), "ensemble");
+  // --raw-text: the text as typed, like a model folder without templates.
+  const json raw = search({"--text", "hand", "--raw-text"});
+  EXPECT_FALSE(raw.contains("prompt_templates"));
+  EXPECT_EQ(raw["query"]["raw_text"], true);
+  const ProcessResult plain = run_cli(
+      {"search", "--index", index(), "--json", "--min-score", "-1", "--k", "20", "--text", "hand"});
+  ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+  expect_same_ranking(raw, json::parse(plain.out), "raw text");
+  // The table says the text went through the templates.
+  const ProcessResult table =
+      run_cli({"search", "--index", index(), "--model", model, "--text", "hand"});
+  EXPECT_TRUE(contains(table.out, "3 prompt templates")) << table.out;
+
+  // evaluate: the single prompt as before, the ensemble of each category's name beside it.
+  const int k = 5;
+  const json got = evaluate_json({"--model", model, "--k", std::to_string(k)});
+  ASSERT_TRUE(got.is_object());
+  const json& e = got["text_to_image_ensemble"];
+  ASSERT_TRUE(e.is_object()) << got.dump();
+  EXPECT_EQ(e["templates"], json(templates));
+  EXPECT_EQ(got["text_to_image"]["template"], "a {} x-ray");
+  EXPECT_EQ(got["thresholds"]["text_queries"], "prompt ensemble");
+  json queries = json::array();
+  for (const char* c : {"chest", "dental", "hand"}) {
+    queries.push_back({{"embedding", ensemble(c)}, {"category", c}});
+  }
+  const json ref = reference(queries, "note", k);
+  ASSERT_TRUE(ref.is_object());
+  expect_metrics(e["macro"], ref["text"]["macro"], "ensemble macro");
+  ASSERT_EQ(e["queries"].size(), 3u);
+  EXPECT_EQ(e["queries"][2]["text"], "hand");
+  if (!ref["threshold"]["text"].is_null()) {
+    EXPECT_NEAR(got["thresholds"]["text"]["suggested_min_score"].get<double>(),
+                ref["threshold"]["text"].get<double>(), 1e-6);
+  }
+  const ProcessResult human = run_cli({"evaluate", "--index", index(), "--model", model});
+  ASSERT_EQ(human.exit_code, 0) << describe(human);
+  EXPECT_TRUE(contains(human.out, "prompt ensemble (3 templates")) << human.out;
+  // Without templates there is no ensemble section.
+  EXPECT_TRUE(evaluate_json({})["text_to_image_ensemble"].is_null());
 }
 
 // --report: one self-contained page: tables, inline SVG histograms, thumbnails as data: URIs

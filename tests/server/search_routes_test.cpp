@@ -67,6 +67,25 @@ TEST_F(RouterTest, TextSearchPassesOptionsThrough) {
   EXPECT_EQ(body_json(r)["query"]["offset"], 6);
   EXPECT_EQ(backend_->last_options().offset, 6);
   EXPECT_EQ(search_text(R"({"query":"q","offset":10000})").status, 200);
+  // raw_text (text and combined queries) reaches the backend and is echoed; it must be a boolean.
+  EXPECT_FALSE(backend_->last_options().raw_text);
+  r = search_text(R"({"query":"chest","raw_text":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(backend_->last_options().raw_text);
+  EXPECT_EQ(body_json(r)["query"]["raw_text"], true);
+  ASSERT_EQ(search_text(R"({"query":"chest","raw_text":false})").status, 200);
+  EXPECT_FALSE(backend_->last_options().raw_text);
+  EXPECT_FALSE(body_json(search_text(R"({"query":"chest"})"))["query"].contains("raw_text"));
+  for (const char* v : {"1", R"("yes")", "[true]"}) {
+    expect_error(search_text(std::string(R"({"query":"a","raw_text":)") + v + "}"), 400,
+                 "invalid_argument", "raw_text must be true or false");
+  }
+  r = handle(
+      json_request("/api/search/combined", R"({"terms":[{"text":"chest"}],"raw_text":true})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(backend_->last_options().raw_text);
+  expect_error(handle(json_request("/api/search/similar", R"({"id":0,"raw_text":true})")), 400,
+               "invalid_argument", "unknown field 'raw_text'");
   // Boundaries are inclusive.
   EXPECT_EQ(search_text(R"({"query":"q","k":1,"min_score":1})").status, 200);
   EXPECT_EQ(search_text(R"({"query":"q","k":20,"min_score":-1})").status, 200);

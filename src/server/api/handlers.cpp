@@ -39,6 +39,7 @@ HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& op
       {"dim", info.dim},
       {"model", info.model},
       {"categories", info.categories},
+      {"prompt_templates", info.prompt_templates},
       {"auth_required", auth_enabled(options)},
       {"originals", options.serve_originals},
       {"index",

@@ -41,6 +41,7 @@ constexpr const char* kDocument = R"json({
           "dim": {"type": "integer", "description": "The model's embedding dimension (what /api/search/embedding takes)"},
           "model": {"type": "string", "description": "Model name and SHA-256 prefix"},
           "categories": {"type": "array", "items": {"type": "string"}},
+          "prompt_templates": {"type": "array", "items": {"type": "string"}, "description": "The model's prompt templates: a text query is embedded through each and the embeddings averaged (empty: as typed)"},
           "auth_required": {"type": "boolean"},
           "originals": {"type": "boolean", "description": "true: /api/images/{id} sends DICOM files as stored (with their patient data); false: as a PNG rendering"},
           "index": {"type": "object", "description": "The index generation served",
@@ -66,6 +67,7 @@ constexpr const char* kDocument = R"json({
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the model's text_min_score (xray-search-model.json), else 0.25; /api/health limits.text_min_score"},
+          "raw_text": {"type": "boolean", "default": false, "description": "Embed the text as typed, not through the model's prompt templates (prompt_templates in xray-search-model.json; /api/health prompt_templates)"},
           "category": {"$ref": "#/components/schemas/Category"},
           "collapse_duplicates": {"$ref": "#/components/schemas/CollapseDuplicates"}
         }
@@ -105,6 +107,7 @@ constexpr const char* kDocument = R"json({
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
           "min_score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": true, "description": "Default: the text threshold (the model's, else 0.25) when any term is text, else the image one (else 0.95); the response's min_score_rule says which"},
+          "raw_text": {"type": "boolean", "default": false, "description": "Embed the text as typed, not through the model's prompt templates (prompt_templates in xray-search-model.json; /api/health prompt_templates)"},
           "category": {"$ref": "#/components/schemas/Category"},
           "collapse_duplicates": {"$ref": "#/components/schemas/CollapseDuplicates"}
         }
@@ -146,6 +149,7 @@ constexpr const char* kDocument = R"json({
           "took_ms": {"type": "number"},
           "min_score": {"type": "number", "description": "The threshold that was applied"},
           "min_score_rule": {"type": "string", "description": "combined only: why that threshold (given, the text default as a term is text, or the image default)"},
+          "prompt_templates": {"type": "integer", "description": "text and combined: the number of the model's prompt templates each text went through; absent when embedded as typed"},
           "query": {"type": "object", "required": ["type", "k", "offset", "category"], "properties": {
             "type": {"type": "string", "enum": ["text", "image", "similar", "embedding", "combined"]},
             "terms": {"type": "integer", "description": "combined only: how many terms"},
@@ -153,7 +157,8 @@ constexpr const char* kDocument = R"json({
             "offset": {"type": "integer"},
             "category": {"type": "string", "nullable": true},
             "id": {"type": "integer", "format": "int64", "description": "similar only"},
-            "collapse_duplicates": {"type": "number", "description": "Only when collapsing: the threshold applied"}}}
+            "collapse_duplicates": {"type": "number", "description": "Only when collapsing: the threshold applied"},
+            "raw_text": {"type": "boolean", "description": "present (true) when the request set raw_text"}}}
         }
       }
     },

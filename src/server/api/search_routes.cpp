@@ -18,14 +18,14 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view kFieldsText[] = {"query",     "k",        "offset",
-                                            "min_score", "category", "collapse_duplicates"};
+constexpr std::string_view kFieldsText[] = {
+    "query", "k", "offset", "min_score", "category", "collapse_duplicates", "raw_text"};
 constexpr std::string_view kFieldsSimilar[] = {"id",        "k",        "offset",
                                                "min_score", "category", "collapse_duplicates"};
 constexpr std::string_view kFieldsEmbedding[] = {"embedding", "k",        "offset",
                                                  "min_score", "category", "collapse_duplicates"};
-constexpr std::string_view kFieldsCombined[] = {"terms",     "k",        "offset",
-                                                "min_score", "category", "collapse_duplicates"};
+constexpr std::string_view kFieldsCombined[] = {
+    "terms", "k", "offset", "min_score", "category", "collapse_duplicates", "raw_text"};
 constexpr std::string_view kTermFields[] = {"text", "id", "embedding", "weight"};
 constexpr std::string_view kFieldsImage[] = {"file",      "k",        "offset",
                                              "min_score", "category", "collapse_duplicates"};
@@ -142,6 +142,17 @@ Status read_json_options(const json& body, const SearchBackend& backend, SearchO
     }
   }
   return validate_search_options(options);
+}
+
+// raw_text of a text or combined request: a boolean (null: false).
+Status read_raw_text(const json& body, SearchOptions& options) {
+  if (auto it = body.find("raw_text"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) {
+      return Status::invalid_argument("raw_text must be true or false, got " + shown(*it));
+    }
+    options.raw_text = it->get<bool>();
+  }
+  return Status::ok();
 }
 
 // A form field's k / offset / min_score: the whole text must be the number.
@@ -282,6 +293,7 @@ HttpResponse handle_search_text(const SearchBackend& backend, const RouterOption
   }
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
+  if (Status s = read_raw_text(*body, search); !s.is_ok()) return error_response(s);
   const auto result = backend.search_text(query, search);
   HttpResponse response = search_result(result, SearchQueryEcho::of("text", search));
   response.log_detail = "query_chars=" + std::to_string(chars);
@@ -428,6 +440,7 @@ HttpResponse handle_search_combined(const SearchBackend& backend, const RouterOp
   }
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
+  if (Status s = read_raw_text(*body, search); !s.is_ok()) return error_response(s);
   const auto result = backend.search_combined(terms, search);
   SearchQueryEcho echo = SearchQueryEcho::of("combined", search);
   echo.terms = terms.size();
