@@ -28,7 +28,7 @@ FROM debian:12-slim AS runtime
 # `model fetch` / `dataset fetch` over https and curl for the HEALTHCHECK.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libcurl4 libsqlite3-0 libopenblas0-pthread libutf8proc2 libgomp1 libpng16-16 zlib1g \
+        libcurl4 libsqlite3-0 libopenblas0-pthread libdnnl2 libutf8proc2 libgomp1 libpng16-16 zlib1g \
         libturbojpeg0 libgdcm3.0 libssl3 libcpp-httplib0.11 libstdc++6 libgcc-s1 \
         ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*

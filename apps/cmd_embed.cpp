@@ -17,6 +17,7 @@ namespace {
 
 struct EmbedOptions {
   std::string model;
+  std::string precision;
   std::vector<std::string> images;
   std::vector<std::string> texts;
 };
@@ -30,7 +31,11 @@ int run_embed(const EmbedOptions& o) {
     return report_error(Status::invalid_argument("embed: give at least one --image or --text"),
                         true);
   }
-  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
+  StatusOr<std::optional<kernels::Precision>> precision = parse_precision_option(o.precision);
+  if (!precision.is_ok()) return report_error(precision.status(), true);
+  ClipLoadOptions load;
+  load.precision = precision->value_or(kernels::Precision::kFp32);
+  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model, load);
   if (!model.is_ok()) return report_error(model.status());
   const ClipModel& m = **model;
   const ClipHParams& h = m.hparams();
@@ -92,6 +97,7 @@ void setup_embed(CLI::App& app, int& exit_code) {
       "embed", "Print L2-normalised CLIP embeddings of images and texts as JSON lines");
   cmd->add_option("--model,-m", o->model, "model folder or weights file ($XRAY_MODEL)")
       ->capture_default_str();
+  add_precision_option(*cmd, o->precision, "default fp32");
   cmd->add_option("--image,-i", o->images, "an image file (PNG, JPEG, DICOM); repeatable");
   cmd->add_option("--text,-t", o->texts, "a text; repeatable");
   cmd->callback([o, &exit_code] { exit_code = run_embed(*o); });

@@ -21,6 +21,7 @@ namespace xrs::app {
 namespace {
 
 struct IndexCmdOptions {
+  std::string precision;
   std::string data_dir;
   std::string model;
   std::string index_dir;
@@ -122,7 +123,11 @@ int run_index_cmd(const IndexCmdOptions& o) {
       return report_error(s, true);
     }
   }
-  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model);
+  StatusOr<std::optional<kernels::Precision>> precision = parse_precision_option(o.precision);
+  if (!precision.is_ok()) return report_error(precision.status(), true);
+  ClipLoadOptions load;
+  load.precision = precision->value_or(kernels::Precision::kFp32);
+  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(o.model, load);
   if (!model.is_ok()) return report_error(model.status());
 
   ProgressPrinter printer;
@@ -184,6 +189,8 @@ void setup_index(CLI::App& app, int& exit_code) {
   cmd->add_option("data_dir", o->data_dir, "dataset folder")->required();
   cmd->add_option("--model,-m", o->model, "model folder or weights file ($XRAY_MODEL)")
       ->capture_default_str();
+  add_precision_option(*cmd, o->precision,
+                       "default fp32; an index keeps the precision it was built with");
   cmd->add_option("--index", o->index_dir, "index folder (created if absent)")->required();
   add_dataset_options(*cmd, o->dataset);
   cmd->add_option("--batch", o->batch, "images per batch")

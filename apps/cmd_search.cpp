@@ -21,6 +21,7 @@ namespace xrs::app {
 namespace {
 
 struct SearchCmdOptions {
+  std::string precision;
   std::string index_dir;
   std::string model;
   std::string text;
@@ -167,6 +168,9 @@ int run_search(const SearchCmdOptions& o) {
   SearchServiceOptions service_options;
   service_options.index_dir = o.index_dir;
   service_options.model_path = o.model;
+  StatusOr<std::optional<kernels::Precision>> precision = parse_precision_option(o.precision);
+  if (!precision.is_ok()) return report_error(precision.status(), true);
+  service_options.precision = *precision;
   StatusOr<std::unique_ptr<SearchService>> service = SearchService::open(service_options);
   if (!service.is_ok()) return report_error(service.status());
 
@@ -258,6 +262,7 @@ void setup_search(CLI::App& app, int& exit_code) {
                 "embed the text as typed, not through the model's prompt templates "
                 "(prompt_templates in xray-search-model.json)");
   cmd->add_option("--model,-m", o->model, "model (default: the one the index was built with)");
+  add_precision_option(*cmd, o->precision, "default: the one the index was built with");
   cmd->add_flag("--json", o->json, "print JSON (the HTTP API's search response)");
   cmd->callback([=, &exit_code] {
     o->has_text = text->count() > 0;

@@ -24,6 +24,7 @@ namespace xrs::app {
 namespace {
 
 struct ServeOptions {
+  std::string precision;
   std::string index_dir;
   std::string model;
   std::string token_file;   // --api-token-file: one plain token, every scope
@@ -93,6 +94,9 @@ int run_serve(ServeOptions o) {
   SearchServiceOptions service_options;
   service_options.index_dir = o.index_dir;
   service_options.model_path = o.model;
+  StatusOr<std::optional<kernels::Precision>> precision = parse_precision_option(o.precision);
+  if (!precision.is_ok()) return report_error(precision.status(), true);
+  service_options.precision = *precision;
   service_options.read_only = o.read_only;
   StatusOr<std::unique_ptr<SearchService>> service = SearchService::open(service_options);
   if (!service.is_ok()) return report_error(service.status());
@@ -143,6 +147,7 @@ void setup_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   cmd->add_option("--model,-m", o->model, "model (default: the one the index was built with)");
+  add_precision_option(*cmd, o->precision, "default: the one the index was built with");
   cmd->add_option("--threads", o->server.threads, "worker threads (concurrent requests)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

@@ -19,6 +19,19 @@ void print_json(const nlohmann::json& j, bool pretty) {
             << '\n';
 }
 
+void add_precision_option(CLI::App& cmd, std::string& precision, const std::string& help_default) {
+  cmd.add_option("--precision", precision,
+                 "image tower arithmetic: fp32 (exact), bf16 or int8 (docs/PERFORMANCE.md); " +
+                     help_default)
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+}
+
+StatusOr<std::optional<kernels::Precision>> parse_precision_option(const std::string& precision) {
+  if (precision.empty()) return std::optional<kernels::Precision>();
+  XRS_ASSIGN_OR_RETURN(kernels::Precision p, kernels::parse_precision(precision));
+  return std::optional<kernels::Precision>(p);
+}
+
 std::string default_model_path() {
   const char* env = std::getenv("XRAY_MODEL");
   if (env != nullptr && *env != '\0') return env;

@@ -5,10 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
 #include "core/status.h"
 #include "dataset/dataset.h"
+#include "kernels/gemm.h"
 
 namespace xrs::app {
 
@@ -25,6 +27,12 @@ void print_json(const nlohmann::json& j, bool pretty = false);
 
 // The model used when --model is not given: $XRAY_MODEL, else models/ViT-B-32.
 std::string default_model_path();
+
+// --precision fp32|bf16|int8 (kernels/gemm.h): the image tower's arithmetic. `help_default`
+// ends the help text ("default fp32", "default: the index's").
+void add_precision_option(CLI::App& cmd, std::string& precision, const std::string& help_default);
+// The parsed option; nullopt when it was not given. A bad value is a usage error.
+StatusOr<std::optional<kernels::Precision>> parse_precision_option(const std::string& precision);
 
 // Options shared by the commands that read a dataset.
 struct DatasetCliOptions {

@@ -23,7 +23,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config clang-format
   # engine
-  libopenblas-dev
+  libopenblas-dev libdnnl-dev
   # imaging
   libturbojpeg0-dev libpng-dev zlib1g-dev libgdcm-dev
   # Debian's GDCM CMake config names its command-line tools; without them every configure warns

@@ -2,7 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -10,6 +13,8 @@
 #include "clip/clip_model.h"
 #include "clip/ops.h"
 #include "clip/prompt_ensemble.h"
+#include "imaging/decode.h"
+#include "kernels/cpu_features.h"
 
 namespace xrs {
 
@@ -39,18 +44,75 @@ double vision_gmac_per_image(const ClipHParams& h) {
   return (patches + h.vision.layers * block) / 1e9;
 }
 
-// GFLOP/s of the engine's gemm() on the vision MLP's shape at this batch (tokens x width by
-// width x mlp_width): the speed of the BLAS underneath, measured on the same threads.
-double measure_sgemm_gflops(const ClipHParams& h, int batch) {
+// GFLOP/s of the engine's linear() on the vision MLP's shape at this batch (tokens x width by
+// width x mlp_width) at the model's precision: the speed of the kernels underneath (a
+// multiply-add counts as 2 operations whatever its type), measured on the same threads.
+StatusOr<double> measure_gemm_gflops(const ClipHParams& h, int batch, kernels::Precision p) {
   const int m = batch * h.vision_tokens(), k = h.vision.width, n = h.vision.mlp_width;
-  std::vector<float> a(size_t(m) * k, 0.5f), b(size_t(n) * k, 0.25f), c(size_t(m) * n);
-  auto run = [&] { gemm(m, n, k, 1.0f, a.data(), k, b.data(), k, true, 0.0f, c.data(), n); };
+  std::vector<float> a(size_t(m) * k), b(size_t(n) * k), c(size_t(m) * n);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uni(-1, 1);
+  for (float& v : a) v = uni(rng);
+  for (float& v : b) v = uni(rng) * 0.05f;
+  Mat w{b.data(), n, k, nullptr};
+  std::unique_ptr<kernels::PackedWeight> packed;
+  if (p != kernels::Precision::kFp32) {
+    XRS_ASSIGN_OR_RETURN(packed, kernels::PackedWeight::pack(b.data(), n, k, p));
+    w.packed = packed.get();
+  }
+  auto run = [&] { linear(m, a.data(), k, w, 0.0f, c.data(), n); };
   run();
   const int iters = 5;
   double t0 = now_ms();
   for (int i = 0; i < iters; ++i) run();
   const double seconds = (now_ms() - t0) / 1000 / iters;
   return 2.0 * m * n * k / seconds / 1e9;
+}
+
+// Embeds every image file under `dir` with a float32 copy of the model and with `model`, and
+// fills the quality figures of `r` (cosine of each pair of normalised embeddings).
+Status measure_quality(const std::string& model_path, const ClipModel& model,
+                       const std::string& dir, BenchResult& r) {
+  namespace fs = std::filesystem;
+  XRS_ASSIGN_OR_RETURN(std::unique_ptr<ClipModel> reference, ClipModel::load(model_path));
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec)) files.push_back(it->path().string());
+  }
+  if (ec) return Status::io_error(dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  const ClipHParams& h = model.hparams();
+  const size_t per_image = size_t(3) * h.image_size * h.image_size;
+  std::vector<float> pixels(per_image), a(h.embed_dim), b(h.embed_dim);
+  double sum = 0;
+  r.quality_min_cosine = 2;
+  for (const std::string& file : files) {
+    StatusOr<Image> image = decode_image_file(file);
+    if (!image.is_ok() || !clip_preprocess(*image, model.preprocess_config(), pixels).is_ok()) {
+      ++r.quality_skipped;  // metadata.csv, licences, undecodable files
+      continue;
+    }
+    XRS_RETURN_IF_ERROR(reference->encode_images(pixels, 1, a));
+    XRS_RETURN_IF_ERROR(model.encode_images(pixels, 1, b));
+    l2_normalize_rows(a.data(), 1, h.embed_dim);
+    l2_normalize_rows(b.data(), 1, h.embed_dim);
+    double dot = 0;
+    for (int i = 0; i < h.embed_dim; ++i) dot += double(a[i]) * b[i];
+    sum += dot;
+    ++r.quality_images;
+    if (dot < r.quality_min_cosine) {
+      r.quality_min_cosine = dot;
+      r.quality_min_image = file;
+    }
+  }
+  if (r.quality_images == 0) {
+    return Status::invalid_argument("bench --quality: no decodable image under " + dir);
+  }
+  r.quality_mean_cosine = sum / r.quality_images;
+  r.quality_pass =
+      r.quality_mean_cosine >= kGateMeanCosine && r.quality_min_cosine >= kGateMinCosine;
+  return Status::ok();
 }
 
 }  // namespace
@@ -65,10 +127,18 @@ StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOp
   r.batch = options.batch;
 
   double t0 = now_ms();
-  XRS_ASSIGN_OR_RETURN(std::unique_ptr<ClipModel> model, ClipModel::load(model_path));
+  ClipLoadOptions load;
+  load.precision = options.precision;
+  XRS_ASSIGN_OR_RETURN(std::unique_ptr<ClipModel> model, ClipModel::load(model_path, load));
   r.load_ms = now_ms() - t0;
   const ClipHParams& h = model->hparams();
   r.model = h.describe();
+  r.cpu = kernels::cpu_features().describe();
+  r.precision = model->info().precision;
+  r.kernels = model->info().kernels;
+  if (options.precision != kernels::Precision::kFp32 && !options.quality_dir.empty()) {
+    XRS_RETURN_IF_ERROR(measure_quality(model_path, *model, options.quality_dir, r));
+  }
 
   const size_t per_image = size_t(3) * h.image_size * h.image_size;
   std::vector<float> pixels(per_image * options.batch);
@@ -86,7 +156,7 @@ StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOp
                        }));
   r.image_per_s_batch = options.batch * 1000.0 / batch_ms;
   r.vision_gflop_per_image = 2 * vision_gmac_per_image(h);
-  r.sgemm_gflops = measure_sgemm_gflops(h, options.batch);
+  XRS_ASSIGN_OR_RETURN(r.sgemm_gflops, measure_gemm_gflops(h, options.batch, options.precision));
   r.fraction_of_sgemm = r.image_per_s_batch * r.vision_gflop_per_image / r.sgemm_gflops;
 
   // The peer's query: start, "a photo of a", end (ids from CLIP's vocabulary, padded to 77).

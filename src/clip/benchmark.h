@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "kernels/gemm.h"
 
 namespace xrs {
 
@@ -14,7 +15,16 @@ struct BenchOptions {
   int batch = 32;
   int iters = 3;
   int threads = 0;  // 0: all cores
+  // The image tower's precision (ClipLoadOptions). For bf16/int8, `quality_dir` (every image file
+  // under it) is embedded at float32 and at this precision, and the cosines are the quality gate.
+  kernels::Precision precision = kernels::Precision::kFp32;
+  std::string quality_dir;
 };
+
+// The quality gate of a lower-precision tier against float32 (docs/PERFORMANCE.md): mean cosine
+// >= 0.995 and every image >= 0.98.
+constexpr double kGateMeanCosine = 0.995;
+constexpr double kGateMinCosine = 0.98;
 
 struct BenchResult {
   int threads = 0;
@@ -37,7 +47,18 @@ struct BenchResult {
   double vision_gflop_per_image = 0;
   double sgemm_gflops = 0;
   double fraction_of_sgemm = 0;
-  std::string model;  // hparams().describe()
+  std::string model;      // hparams().describe()
+  std::string cpu;        // kernels::cpu_features().describe()
+  std::string precision;  // "fp32", "bf16", "int8"
+  std::string kernels;    // what runs the image tower's linear layers (ModelInfo::kernels)
+  // Quality gate (bf16/int8 with a quality_dir): images compared, mean and minimum cosine of
+  // the tier's embedding to float32's, the image with the minimum, and whether the gate holds.
+  int quality_images = 0;
+  int quality_skipped = 0;  // files that did not decode
+  double quality_mean_cosine = 0;
+  double quality_min_cosine = 0;
+  std::string quality_min_image;
+  bool quality_pass = false;
 };
 
 StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOptions& options);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "clip/checkpoint/model_config.h"
@@ -38,7 +39,8 @@ void for_each_part(int n, Fn fn) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& path) {
+StatusOr<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& path,
+                                                     const ClipLoadOptions& options) {
   XRS_ASSIGN_OR_RETURN(ModelFiles files, find_model_files(path));
   XRS_ASSIGN_OR_RETURN(std::unique_ptr<TensorArchive> opened, TensorArchive::open(files.weights));
   std::shared_ptr<const TensorArchive> archive(std::move(opened));
@@ -63,6 +65,24 @@ StatusOr<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& path) {
   info.naming = std::string(weight_naming_name(naming));
   info.dtypes = model->weights_->source_dtypes;
   info.parameter_count = model->weights_->parameter_count;
+  model->precision_ = options.precision;
+  info.precision = std::string(kernels::precision_name(options.precision));
+  const TowerHParams& vt = hparams.vision;
+  info.kernels = kernels::sgemm_backend(50.0 * vt.width * vt.mlp_width);
+  model->keep_text_weights_in_f16();
+  if (options.precision != kernels::Precision::kFp32) {
+    ClipWeights& w = *model->weights_;
+    for (BlockWeights& b : w.vision.blocks) {
+      for (Mat* m : {&b.attn_in_weight, &b.attn_out_weight, &b.mlp_fc_weight, &b.mlp_proj_weight}) {
+        XRS_ASSIGN_OR_RETURN(
+            std::unique_ptr<kernels::PackedWeight> packed,
+            kernels::PackedWeight::pack(m->data, m->rows, m->cols, options.precision));
+        m->packed = packed.get();
+        w.packed.push_back(std::move(packed));
+      }
+    }
+    if (!w.packed.empty()) info.kernels = w.packed.front()->backend();
+  }
 
   StatusOr<Tokenizer> tokenizer = Tokenizer::load_dir(files.dir);
   if (tokenizer.is_ok()) {
@@ -72,6 +92,34 @@ StatusOr<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& path) {
     info.tokenizer = "none: " + tokenizer.status().message();
   }
   return model;
+}
+
+void ClipModel::keep_text_weights_in_f16() {
+  ClipWeights& w = *weights_;
+  for (BlockWeights& b : w.text.blocks) {
+    for (Mat* m : {&b.attn_in_weight, &b.attn_out_weight, &b.mlp_fc_weight, &b.mlp_proj_weight}) {
+      const size_t count = size_t(m->rows) * m->cols;
+      std::vector<uint16_t> half(count);
+      bool exact = m->data != nullptr;
+      for (size_t i = 0; exact && i < count; ++i) {
+        half[i] = kernels::to_f16(m->data[i]);
+        const float back = kernels::from_f16(half[i]);
+        exact = std::memcmp(&back, &m->data[i], sizeof(float)) == 0;  // -0 and +0 differ too
+      }
+      if (!exact) continue;  // a value float16 cannot hold: this matrix stays float32
+      // The float32 copy made at load (16-bit checkpoints) is freed; a float32 tensor used in
+      // place stays mapped (the page cache's, not this process's memory).
+      for (std::vector<float>& owned : w.owned) {
+        if (owned.data() == m->data) {
+          std::vector<float>().swap(owned);
+        }
+      }
+      w.owned16.push_back(std::move(half));
+      m->f16 = w.owned16.back().data();
+      m->data = nullptr;
+      ++info_.text_f16_matrices;
+    }
+  }
 }
 
 ClipPreprocessConfig ClipModel::preprocess_config() const {
@@ -108,6 +156,11 @@ StatusOr<ModelIdentity> ClipModel::identity() const {
       buf, sizeof(buf), "clip-%d-bicubic-centercrop mean=%.8g,%.8g,%.8g std=%.8g,%.8g,%.8g %s",
       h.image_size, h.mean[0], h.mean[1], h.mean[2], h.std[0], h.std[1], h.std[2], kImagingVersion);
   id.preprocessing = buf;
+  // A lower-precision image tower gives other (nearby) embeddings: part of the identity, so an
+  // index never mixes them with float32 ones. Float32 keeps the id it always had.
+  if (precision_ != kernels::Precision::kFp32) {
+    id.preprocessing += " precision=" + std::string(kernels::precision_name(precision_));
+  }
   return id;
 }
 

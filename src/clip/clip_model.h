@@ -38,11 +38,28 @@ struct ModelInfo {
   std::string dtypes;        // dtypes in the file, e.g. "F16+F32"
   int64_t parameter_count = 0;
   std::string tokenizer;  // where the tokenizer came from, or why there is none
+  std::string precision;  // "fp32", "bf16" or "int8" (ClipLoadOptions::precision)
+  // The kernels that run the image tower's linear layers, e.g. "onednn:brg:avx512_core_amx_bf16"
+  // or "openblas" (kernels/gemm.h).
+  std::string kernels;
+  // Text tower matrices held as float16 because every value is exactly a float16 (OpenAI's
+  // checkpoints store them so): bit-exact, half the bytes a text query streams. 0..48.
+  int text_f16_matrices = 0;
+};
+
+// How to load a model. precision: the image tower's 48 linear layers (4 per block) in bfloat16
+// or int8 (kernels/gemm.h); layer norm, softmax, GELU, the attention products, the patch
+// embedding, the projections and the whole text tower stay float32. The precision is part of the
+// model's identity (an index built at one precision refuses queries embedded at another).
+struct ClipLoadOptions {
+  kernels::Precision precision = kernels::Precision::kFp32;
 };
 
 class ClipModel {
  public:
-  static StatusOr<std::unique_ptr<ClipModel>> load(const std::string& path);
+  static StatusOr<std::unique_ptr<ClipModel>> load(const std::string& path,
+                                                   const ClipLoadOptions& options = {});
+  kernels::Precision precision() const { return precision_; }
 
   const ClipHParams& hparams() const { return hparams_; }
   const ModelInfo& info() const { return info_; }
@@ -86,6 +103,8 @@ class ClipModel {
   void debug_text_block0(std::span<const int32_t> tokens, int n, std::vector<float>& block0) const;
 
  private:
+  // Moves the text tower's linear layers to float16 where that is exact (Mat::f16).
+  void keep_text_weights_in_f16();
   friend class PromptEnsemble;  // runs the text tower after cached prefixes (its weights)
   ClipModel() = default;
 
@@ -93,6 +112,7 @@ class ClipModel {
   ModelInfo info_;
   std::unique_ptr<ClipWeights> weights_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  kernels::Precision precision_ = kernels::Precision::kFp32;
   mutable std::once_flag sha_once_;
   mutable std::string sha_;
   mutable Status sha_status_;

@@ -21,8 +21,7 @@ void residual_block(const BlockWeights& w, const TowerHParams& t, Activation act
 
   // Attention.
   layer_norm(x, rows, W, W, w.ln_1_weight.data, w.ln_1_bias.data, eps, s.normed.data(), W);
-  gemm(rows, 3 * W, W, 1.0f, s.normed.data(), W, w.attn_in_weight.data, W, true, 0.0f, s.qkv.data(),
-       3 * W);
+  linear(rows, s.normed.data(), W, w.attn_in_weight, 0.0f, s.qkv.data(), 3 * W);
   add_bias(s.qkv.data(), rows, 3 * W, 3 * W, w.attn_in_bias.data);
   for (int b = 0; b < batch; ++b) {
     const float* seq = s.qkv.data() + size_t(b) * tokens * 3 * W;
@@ -37,15 +36,14 @@ void residual_block(const BlockWeights& w, const TowerHParams& t, Activation act
            s.attn.data() + size_t(b) * tokens * W + h * head_dim, W);
     }
   }
-  gemm(rows, W, W, 1.0f, s.attn.data(), W, w.attn_out_weight.data, W, true, 1.0f, x, W);
+  linear(rows, s.attn.data(), W, w.attn_out_weight, 1.0f, x, W);
   add_bias(x, rows, W, W, w.attn_out_bias.data);
 
   // MLP.
   layer_norm(x, rows, W, W, w.ln_2_weight.data, w.ln_2_bias.data, eps, s.normed.data(), W);
-  gemm(rows, M, W, 1.0f, s.normed.data(), W, w.mlp_fc_weight.data, W, true, 0.0f, s.hidden.data(),
-       M);
+  linear(rows, s.normed.data(), W, w.mlp_fc_weight, 0.0f, s.hidden.data(), M);
   add_bias_activation(s.hidden.data(), rows, M, w.mlp_fc_bias.data, act);
-  gemm(rows, W, M, 1.0f, s.hidden.data(), M, w.mlp_proj_weight.data, M, true, 1.0f, x, W);
+  linear(rows, s.hidden.data(), M, w.mlp_proj_weight, 1.0f, x, W);
   add_bias(x, rows, W, W, w.mlp_proj_bias.data);
 }
 

@@ -1,9 +1,11 @@
 #include "clip/ops.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "clip/weights.h"
+#include "kernels/gemm.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -31,11 +33,7 @@ constexpr double kParallelGemmMacs = 4e6;
 // traffic of a product that is bound by reading the weights once.
 constexpr int kSmallM = 8;
 
-void sgemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
-           bool trans_b, float beta, float* C, int ldc) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-              lda, B, ldb, beta, C, ldc);
-}
+using kernels::sgemm;  // one thread: oneDNN (AVX-512 hosts) or OpenBLAS, kernels/gemm.h
 
 // C[M, n0:n1] = alpha * A · B[n0:n1, :]^T + beta * C for M <= kSmallM: streams each weight row
 // once and reuses it for all M rows of A (which stay in L1/L2).
@@ -106,6 +104,102 @@ void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float
             C + size_t(m0) * ldc, ldc);
     });
   }
+}
+
+namespace {
+
+// small_m_gemm with float16 weights (Mat::f16), widened in registers (F16C): the same sums in
+// the same order as the float32 kernel, so the same result bit for bit, from half the bytes.
+void small_m_gemm_f16(int M, int n0, int n1, int K, const float* A, int lda, const uint16_t* B,
+                      float beta, float* C, int ldc) {
+  for (int n = n0; n < n1; ++n) {
+    const uint16_t* w = B + size_t(n) * K;
+    float acc[kSmallM];
+    int k = 0;
+#if defined(XRS_HAVE_AVX2) && defined(__F16C__)
+    __m256 vacc[kSmallM];
+    for (int m = 0; m < M; ++m) vacc[m] = _mm256_setzero_ps();
+    for (; k + 8 <= K; k += 8) {
+      const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)));
+      for (int m = 0; m < M; ++m) {
+        vacc[m] = _mm256_fmadd_ps(_mm256_loadu_ps(A + size_t(m) * lda + k), wv, vacc[m]);
+      }
+    }
+    for (int m = 0; m < M; ++m) acc[m] = hsum256(vacc[m]);
+#else
+    for (int m = 0; m < M; ++m) acc[m] = 0;
+#endif
+    for (; k < K; ++k) {
+      const float wk = kernels::from_f16(w[k]);
+      for (int m = 0; m < M; ++m) acc[m] += A[size_t(m) * lda + k] * wk;
+    }
+    for (int m = 0; m < M; ++m) {
+      float* c = C + size_t(m) * ldc + n;
+      *c = acc[m] + (beta == 0 ? 0.0f : beta * *c);
+    }
+  }
+}
+
+// More rows: float16 weights widened 128 rows at a time into a float32 panel, one product each
+// (the widening costs 1/M of the product).
+void panel_gemm_f16(int M, int n0, int n1, int K, const float* A, int lda, const uint16_t* B,
+                    float beta, float* C, int ldc) {
+  constexpr int kPanel = 128;
+  thread_local std::vector<float> panel;
+  if (panel.size() < size_t(kPanel) * K) panel.resize(size_t(kPanel) * K);
+  for (int p0 = n0; p0 < n1; p0 += kPanel) {
+    const int nb = std::min(kPanel, n1 - p0);
+    const uint16_t* src = B + size_t(p0) * K;
+    size_t i = 0;
+    const size_t count = size_t(nb) * K;
+#if defined(XRS_HAVE_AVX2) && defined(__F16C__)
+    for (; i + 8 <= count; i += 8) {
+      _mm256_storeu_ps(panel.data() + i,
+                       _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+    }
+#endif
+    for (; i < count; ++i) panel[i] = kernels::from_f16(src[i]);
+    sgemm(M, nb, K, 1.0f, A, lda, panel.data(), K, true, beta, C + p0, ldc);
+  }
+}
+
+}  // namespace
+
+void linear(int rows, const float* A, int lda, const Mat& w, float beta, float* C, int ldc) {
+  if (w.f16 != nullptr) {
+    if (rows <= 0) return;
+    const int N = w.rows, K = w.cols;
+    const int parts = double(rows) * N * K < kParallelGemmMacs ? 1 : available_threads();
+    const int block = ((N + parts - 1) / parts + 15) / 16 * 16;
+    parallel_for(parts, [&](int t) {
+      const int n0 = t * block, n1 = std::min(N, n0 + block);
+      if (n0 >= n1) return;
+      if (rows <= kSmallM) {
+        small_m_gemm_f16(rows, n0, n1, K, A, lda, w.f16, beta, C, ldc);
+      } else {
+        panel_gemm_f16(rows, n0, n1, K, A, lda, w.f16, beta, C, ldc);
+      }
+    });
+    return;
+  }
+  if (w.packed == nullptr) {
+    gemm(rows, w.rows, w.cols, 1.0f, A, lda, w.data, w.cols, true, beta, C, ldc);
+    return;
+  }
+  if (rows <= 0) return;
+  // Rows split over the pool (each part quantises its own rows; the packed layout is not split).
+  const int threads = available_threads();
+  const int parts =
+      double(rows) * w.rows * w.cols < kParallelGemmMacs ? 1 : std::min(threads, (rows + 15) / 16);
+  if (parts <= 1) {
+    w.packed->apply(rows, A, lda, beta, C, ldc);
+    return;
+  }
+  parallel_for(parts, [&](int t) {
+    const int r0 = int(int64_t(rows) * t / parts), r1 = int(int64_t(rows) * (t + 1) / parts);
+    if (r0 < r1)
+      w.packed->apply(r1 - r0, A + size_t(r0) * lda, lda, beta, C + size_t(r0) * ldc, ldc);
+  });
 }
 
 void gemm_reference(int M, int N, int K, float alpha, const float* A, int lda, const float* B,

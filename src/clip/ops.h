@@ -19,6 +19,12 @@ void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float
 void gemm_reference(int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                     int ldb, bool trans_b, float beta, float* C, int ldc);
 
+// C[rows, w.rows] = A[rows, w.cols] · w^T + beta * C: an nn.Linear product through w.packed
+// (bf16/int8, kernels/gemm.h) when the weight has one, else gemm(). Split over the compute pool
+// like gemm().
+struct Mat;
+void linear(int rows, const float* A, int lda, const Mat& w, float beta, float* C, int ldc);
+
 // y[r, :] = LayerNorm(x[r, :]) * gamma + beta for `rows` rows of `width` (biased variance).
 // x and y may alias. Strides are in floats.
 void layer_norm(const float* x, int rows, int width, int x_stride, const float* gamma,

@@ -69,8 +69,7 @@ void forward_after_prefix(const ClipWeights& w, const ClipHParams& h,
     const BlockWeights& bw = w.text.blocks[l];
     layer_norm(x, rows, W, W, bw.ln_1_weight.data, bw.ln_1_bias.data, h.layer_norm_eps,
                normed.data(), W);
-    gemm(rows, 3 * W, W, 1.0f, normed.data(), W, bw.attn_in_weight.data, W, true, 0.0f, qkv.data(),
-         3 * W);
+    linear(rows, normed.data(), W, bw.attn_in_weight, 0.0f, qkv.data(), 3 * W);
     add_bias(qkv.data(), rows, 3 * W, 3 * W, bw.attn_in_bias.data);
     if (capture != nullptr) {
       for (int r = 0; r < len; ++r) {
@@ -109,14 +108,13 @@ void forward_after_prefix(const ClipWeights& w, const ClipHParams& h,
              P > 0 ? 1.0f : 0.0f, dst, W);
       }
     }
-    gemm(rows, W, W, 1.0f, attn.data(), W, bw.attn_out_weight.data, W, true, 1.0f, x, W);
+    linear(rows, attn.data(), W, bw.attn_out_weight, 1.0f, x, W);
     add_bias(x, rows, W, W, bw.attn_out_bias.data);
     layer_norm(x, rows, W, W, bw.ln_2_weight.data, bw.ln_2_bias.data, h.layer_norm_eps,
                normed.data(), W);
-    gemm(rows, M, W, 1.0f, normed.data(), W, bw.mlp_fc_weight.data, W, true, 0.0f, hidden.data(),
-         M);
+    linear(rows, normed.data(), W, bw.mlp_fc_weight, 0.0f, hidden.data(), M);
     add_bias_activation(hidden.data(), rows, M, bw.mlp_fc_bias.data, h.activation);
-    gemm(rows, W, M, 1.0f, hidden.data(), M, bw.mlp_proj_weight.data, M, true, 1.0f, x, W);
+    linear(rows, hidden.data(), M, bw.mlp_proj_weight, 1.0f, x, W);
     add_bias(x, rows, W, W, bw.mlp_proj_bias.data);
   }
 }

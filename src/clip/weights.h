@@ -16,14 +16,21 @@
 #include "clip/checkpoint/tensor_archive.h"
 #include "clip/checkpoint/tensor_names.h"
 #include "core/status.h"
+#include "kernels/gemm.h"
 
 namespace xrs {
 
-// A read-only float32 matrix, row-major, rows x cols, no padding.
+// A read-only float32 matrix, row-major, rows x cols, no padding. `packed`, when set, is the same
+// matrix stored for a lower-precision tier (kernels/gemm.h); linear() (ops.h) then uses it.
+// `f16`, when set, holds the matrix as IEEE float16 (rows x cols) and `data` is null: only where
+// every value is exactly a float16 (OpenAI's checkpoints), so widening gives the float32 values
+// back bit for bit (ClipModel::load, text tower).
 struct Mat {
   const float* data = nullptr;
   int rows = 0;
   int cols = 0;
+  const kernels::PackedWeight* packed = nullptr;
+  const uint16_t* f16 = nullptr;
 };
 
 // A read-only float32 vector.
@@ -78,6 +85,10 @@ struct ClipWeights {
   // Keep the memory map (tensors used in place) and the converted buffers alive.
   std::shared_ptr<const TensorArchive> archive;
   std::deque<std::vector<float>> owned;  // deque: references stay valid as it grows
+  // The vision tower's linear layers in a lower precision (ClipLoadOptions::precision).
+  std::vector<std::unique_ptr<kernels::PackedWeight>> packed;
+  // The text tower's linear layers kept as float16 (Mat::f16).
+  std::deque<std::vector<uint16_t>> owned16;
 };
 
 // Maps the archive's tensors onto `hparams`: every expected tensor must be present with exactly

@@ -1,7 +1,5 @@
 #include "eval/retrieval.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -9,6 +7,8 @@
 #include <map>
 #include <thread>
 #include <utility>
+
+#include "kernels/gemm.h"
 
 namespace xrs::eval {
 
@@ -91,9 +91,9 @@ std::vector<QueryResult> evaluate(const Corpus& c, std::span<const float> querie
   std::vector<float> scores(std::min(block, nq) * n);
   for (size_t start = 0; start < nq; start += block) {
     const size_t b = std::min(block, nq - start);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(b), static_cast<int>(n),
-                static_cast<int>(dim), 1.0f, queries.data() + start * dim, static_cast<int>(dim),
-                c.vectors.data(), static_cast<int>(dim), 0.0f, scores.data(), static_cast<int>(n));
+    kernels::sgemm(static_cast<int>(b), static_cast<int>(n), static_cast<int>(dim), 1.0f,
+                   queries.data() + start * dim, static_cast<int>(dim), c.vectors.data(),
+                   static_cast<int>(dim), true, 0.0f, scores.data(), static_cast<int>(n));
     std::atomic<size_t> next{0};
     auto work = [&] {
       std::vector<uint64_t> keys, tmp;

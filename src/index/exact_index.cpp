@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "index/exact_scan.h"
+#include "kernels/gemm.h"
 
 namespace xrs::index_internal {
 
@@ -66,8 +67,8 @@ void exact_search(const float* matrix, size_t rows, size_t dim, const int64_t* i
   for (size_t r0 = 0; r0 < rows; r0 += block) {
     const size_t n = std::min(block, rows - r0);
     // scores (nq x n) = queries (nq x dim) * block^T (dim x n)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nq), static_cast<int>(n),
-                d, 1.0f, queries, d, matrix + r0 * dim, d, 0.0f, scores.get(), static_cast<int>(n));
+    kernels::sgemm(static_cast<int>(nq), static_cast<int>(n), d, 1.0f, queries, d,
+                   matrix + r0 * dim, d, true, 0.0f, scores.get(), static_cast<int>(n));
     for (size_t q = 0; q < nq; ++q) {
       tops[q].scan(
           scores.get() + q * n, n, [r0](size_t i) { return r0 + i; }, ids, allowed);

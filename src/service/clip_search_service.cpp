@@ -40,6 +40,15 @@ SearchHit to_hit(const SearchResult& r) {
   return h;
 }
 
+kernels::Precision recorded_precision(const ModelIdentity& identity) {
+  const std::string& p = identity.preprocessing;
+  const std::string key = " precision=";
+  const size_t at = p.rfind(key);
+  if (at == std::string::npos) return kernels::Precision::kFp32;
+  StatusOr<kernels::Precision> parsed = kernels::parse_precision(p.substr(at + key.size()));
+  return parsed.is_ok() ? *parsed : kernels::Precision::kFp32;
+}
+
 StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchServiceOptions& options) {
   auto s = std::unique_ptr<SearchService>(new SearchService());
   s->index_dir_ = options.index_dir;
@@ -53,7 +62,9 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
     return Status::failed_precondition(options.index_dir +
                                        ": the index does not record its model; pass --model");
   }
-  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(model_path);
+  ClipLoadOptions load;
+  load.precision = options.precision.value_or(recorded_precision(info.model));
+  StatusOr<std::unique_ptr<ClipModel>> model = ClipModel::load(model_path, load);
   if (!model.is_ok()) {
     return model.status().with_context("loading the model of index " + options.index_dir);
   }

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -42,7 +43,13 @@ struct SearchServiceOptions {
   // Never write into the index folder (a replica: the rebuilt vectors.faiss is not saved; the
   // writer saves it), and report read_only in info().
   bool read_only = false;
+  // The image tower's precision (ClipLoadOptions); empty: the one the index was built with.
+  std::optional<kernels::Precision> precision;
 };
+
+// The precision an index's model identity records (" precision=bf16" in its preprocessing id;
+// none: fp32).
+kernels::Precision recorded_precision(const ModelIdentity& identity);
 
 // The one conversion from the index's result row to the service's hit (strings copied out of
 // the reader's catalog rows).

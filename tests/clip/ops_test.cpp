@@ -1,6 +1,10 @@
 // The engine's kernels against naive double-precision loops.
 #include "clip/ops.h"
 
+#include "clip/compute_pool.h"
+#include "clip/weights.h"
+#include "kernels/gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -56,6 +60,41 @@ TEST(OpsTest, GemmMatchesReferenceForEveryShapeAndThreadCount) {
     }
   }
   set_compute_threads(2);
+}
+
+// Float16 weights (Mat::f16) whose values are exactly float16 give the float32 product bit for
+// bit on the few-rows path, and the same product to rounding on the panel path; any thread count.
+TEST(OpsTest, Float16WeightsGiveTheFloat32Product) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  for (int K : {7, 64, 300}) {
+    for (int rows : {1, 3, 8, 9, 40}) {
+      const int N = 70;
+      std::vector<float> A(size_t(rows) * K), W(size_t(N) * K);
+      std::vector<uint16_t> H(W.size());
+      for (float& a : A) a = normal(rng);
+      for (size_t i = 0; i < W.size(); ++i) {
+        H[i] = kernels::to_f16(normal(rng) * 0.1f);
+        W[i] = kernels::from_f16(H[i]);  // exactly a float16
+      }
+      for (int threads : {1, 2}) {
+        set_compute_threads(threads);
+        for (float beta : {0.0f, 1.0f}) {
+          std::vector<float> c32(size_t(rows) * N, 0.5f), c16 = c32;
+          linear(rows, A.data(), K, Mat{W.data(), N, K, nullptr, nullptr}, beta, c32.data(), N);
+          linear(rows, A.data(), K, Mat{nullptr, N, K, nullptr, H.data()}, beta, c16.data(), N);
+          for (size_t i = 0; i < c32.size(); ++i) {
+            if (rows <= 8) {
+              ASSERT_EQ(c16[i], c32[i]) << rows << "x" << K << " at " << i;
+            } else {
+              ASSERT_NEAR(c16[i], c32[i], 1e-5f * (1 + std::fabs(c32[i]))) << rows << "x" << K;
+            }
+          }
+        }
+      }
+    }
+  }
+  set_compute_threads(0);
 }
 
 TEST(OpsTest, LayerNormMatchesDoublePrecision) {

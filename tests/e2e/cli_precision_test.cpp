@@ -1,0 +1,100 @@
+// The precision tiers end to end (kernels/gemm.h, docs/PERFORMANCE.md): `index --precision int8`
+// records the precision in the index, `search` and `serve`-side loading follow it without being
+// told, a float32 run on that index is refused like another model, `embed --precision bf16` stays
+// within the quality gate of float32, and `bench`/`model info` say what the CPU has and which
+// kernels run.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "e2e/subprocess.h"
+#include "support/test_paths.h"
+
+namespace xrs {
+namespace {
+
+using testing::describe;
+using testing::run_cli;
+
+std::string tiny() {
+  return testing::fixtures_dir() + "/tiny-openai-b32";
+}
+
+std::vector<float> embedding_of(const std::string& out) {
+  std::istringstream in(out);
+  std::string line;
+  std::getline(in, line);
+  return nlohmann::json::parse(line)["embedding"].get<std::vector<float>>();
+}
+
+TEST(CliPrecisionTest, AnIndexKeepsItsPrecisionAndRefusesAnother) {
+  XRS_REQUIRE_FIXTURES();
+  const std::string data = testing::shared_dir() + "/datasets/xray";
+  XRS_REQUIRE_PATH(data + "/metadata.csv");
+  const std::string index = testing::scratch_dir("cli_precision_index");
+  auto built = run_cli({"index", data, "--model", tiny(), "--index", index, "--precision", "int8"});
+  ASSERT_EQ(built.exit_code, 0) << describe(built);
+
+  // search loads the model at the index's precision by itself.
+  auto found = run_cli({"search", "--index", index, "--text", "hand x-ray", "--k", "3",
+                        "--min-score", "-1", "--json"});
+  ASSERT_EQ(found.exit_code, 0) << describe(found);
+  EXPECT_EQ(nlohmann::json::parse(found.out)["results"].size(), 3u) << found.out;
+
+  // Asking for another precision, or re-indexing at float32, is refused and says why.
+  auto other = run_cli({"search", "--index", index, "--text", "hand", "--precision", "fp32"});
+  EXPECT_NE(other.exit_code, 0) << describe(other);
+  EXPECT_NE(other.err.find("precision=int8"), std::string::npos) << other.err;
+  auto reindex = run_cli({"index", data, "--model", tiny(), "--index", index});
+  EXPECT_NE(reindex.exit_code, 0) << describe(reindex);
+  EXPECT_NE(reindex.err.find("precision=int8"), std::string::npos) << reindex.err;
+  auto bad = run_cli({"search", "--index", index, "--text", "hand", "--precision", "fp8"});
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
+}
+
+TEST(CliPrecisionTest, EmbedAtBf16StaysWithinTheGateOfFloat32) {
+  XRS_REQUIRE_FIXTURES();
+  const std::string image = testing::fixtures_dir() + "/images/hand-rsna-0001.png";
+  auto fp32 = run_cli({"embed", "--model", tiny(), "--image", image});
+  auto bf16 = run_cli({"embed", "--model", tiny(), "--image", image, "--precision", "bf16"});
+  ASSERT_EQ(fp32.exit_code, 0) << describe(fp32);
+  ASSERT_EQ(bf16.exit_code, 0) << describe(bf16);
+  const std::vector<float> a = embedding_of(fp32.out), b = embedding_of(bf16.out);
+  ASSERT_EQ(a.size(), b.size());
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += double(a[i]) * b[i];
+    na += double(a[i]) * a[i];
+    nb += double(b[i]) * b[i];
+  }
+  EXPECT_GE(dot / std::sqrt(na * nb), 0.995);
+  EXPECT_NE(a, b);  // bf16 rounding happened
+}
+
+TEST(CliPrecisionTest, ModelInfoAndBenchNameTheCpuAndTheKernels) {
+  XRS_REQUIRE_FIXTURES();
+  auto info = run_cli({"model", "info", "--model", tiny(), "--precision", "int8", "--json"});
+  ASSERT_EQ(info.exit_code, 0) << describe(info);
+  const auto j = nlohmann::json::parse(info.out);
+  EXPECT_EQ(j["precision"], "int8");
+  EXPECT_FALSE(j["cpu"].get<std::string>().empty());
+  EXPECT_FALSE(j["kernels"].get<std::string>().empty());
+  // The gate over the fixture images: printed, and the exit code says whether it holds.
+  auto bench =
+      run_cli({"bench", "--model", tiny(), "--precision", "int8", "--iters", "1", "--batch", "2",
+               "--quality", testing::fixtures_dir() + "/images", "--json"});
+  ASSERT_EQ(bench.exit_code, 0) << describe(bench);
+  const auto b = nlohmann::json::parse(bench.out);
+  EXPECT_EQ(b["precision"], "int8");
+  EXPECT_GE(b["quality"]["images"].get<int>(), 5);
+  EXPECT_GE(b["quality"]["mean_cosine"].get<double>(), 0.995);
+  EXPECT_TRUE(b["quality"]["pass"].get<bool>());
+}
+
+}  // namespace
+}  // namespace xrs
