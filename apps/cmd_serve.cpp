@@ -5,6 +5,7 @@
 //                   [--body-timeout 60] [--audit-log FILE] [--audit-log-max-mb 100]
 //                   [--audit-log-keep 5] [--audit-query-text]
 //                   [--read-only [--reload-interval-ms 1000]]
+//                   [--batch-max-size 8] [--batch-max-delay-ms 5]
 // Loads the model and the index once, then serves the web UI and the REST API until SIGINT or
 // SIGTERM. With --read-only (a replica) it writes nothing into the index folder and switches to
 // each newer generation a writer commits (docs/DEPLOYMENT.md). docs/SECURITY.md describes every
@@ -32,6 +33,8 @@ struct ServeOptions {
   int max_upload_mb = 32;
   bool read_only = false;
   int reload_interval_ms = 1000;
+  int batch_max_size = 8;
+  double batch_max_delay_ms = 5;
   double audit_max_mb = 100;
   security::AuditOptions audit;
   ServerOptions server;
@@ -98,12 +101,21 @@ int run_serve(ServeOptions o) {
   if (!precision.is_ok()) return report_error(precision.status(), true);
   service_options.precision = *precision;
   service_options.read_only = o.read_only;
+  service_options.image_batching.max_batch_size = o.batch_max_size;
+  service_options.image_batching.max_delay =
+      std::chrono::microseconds(static_cast<int64_t>(o.batch_max_delay_ms * 1000.0 + 0.5));
   StatusOr<std::unique_ptr<SearchService>> service = SearchService::open(service_options);
   if (!service.is_ok()) return report_error(service.status());
   const BackendInfo info = (*service)->info();
   std::fprintf(stderr, "xray-search: %zu images, model %s, index generation %llu%s\n", info.images,
                info.model.c_str(), static_cast<unsigned long long>(info.generation),
                o.read_only ? " (read-only replica: following new generations)" : "");
+  if (info.image_batching.enabled) {
+    std::fprintf(stderr,
+                 "xray-search: query images batched: up to %d per forward pass, waiting at most "
+                 "%g ms while the engine is busy\n",
+                 info.image_batching.max_batch_size, info.image_batching.max_delay_ms);
+  }
   // A replica checks the catalog's generation between requests, on a thread of its own.
   std::unique_ptr<IndexWatcher> watcher;
   if (o.read_only) {
@@ -199,6 +211,16 @@ void setup_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--reload-interval-ms", o->reload_interval_ms,
                   "with --read-only: how often to check for a newer generation")
       ->check(CLI::Range(50, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--batch-max-size", o->batch_max_size,
+                  "concurrent image searches embedded in one forward pass at most (1: no "
+                  "batching, each runs alone); a lone query runs at once")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--batch-max-delay-ms", o->batch_max_delay_ms,
+                  "while the engine is busy, how long a query image may wait for others to "
+                  "join its batch (milliseconds, from its arrival)")
+      ->check(CLI::Range(0.0, 10000.0))
       ->capture_default_str();
   cmd->callback([o, &exit_code] { exit_code = run_serve(*o); });
 }

@@ -7,6 +7,11 @@
 #                      tokenizer measures real embedding cost)
 #   XRS_LOAD_DATA      dataset to index (default ../shared/datasets/xray)
 #   XRS_LOAD_SECONDS   duration (default 20), XRS_LOAD_CONNECTIONS per wrk (default 4)
+#   XRS_LOAD_TIMEOUT   seconds before wrk counts a request as a socket error (default 30)
+#   XRS_LOAD_KINDS     which wrk processes run (default "text image"; "image": image searches only)
+#   XRS_LOAD_SERVE_ARGS  more `serve` options, e.g. "--batch-max-size 1" (batching off)
+# The server runs without per-client rate limits (every wrk connection comes from 127.0.0.1,
+# which the default limits would treat as one client).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -16,23 +21,30 @@ model=${XRS_LOAD_MODEL:-$shared/fixtures/clip/tiny-openai-b32}
 data=${XRS_LOAD_DATA:-$shared/datasets/xray}
 seconds=${XRS_LOAD_SECONDS:-20}
 conns=${XRS_LOAD_CONNECTIONS:-4}
+kinds=${XRS_LOAD_KINDS:-text image}
+# shellcheck disable=SC2206
+serve_args=(${XRS_LOAD_SERVE_ARGS:-})
 index="$build/load-test-index/$(basename "$model")"
 command -v wrk >/dev/null || { echo "load-test: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
 "$bin" index "$data" --model "$model" --index "$index" >&2
 log=$(mktemp)
-"$bin" serve --index "$index" --port 0 --threads 8 >"$log" 2>/dev/null &
+"$bin" serve --index "$index" --port 0 --threads 8 --rate-limit 0 --uploads-per-client 0 \
+  "${serve_args[@]}" >"$log" 2>/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.2; done
 url=$(grep -o 'http://[^ ]*' "$log" | head -1)
 [ -n "$url" ] || { echo "load-test: the server did not start" >&2; exit 1; }
 export XRS_LOAD_IMAGE=${XRS_LOAD_IMAGE:-$shared/fixtures/clip/images/cxr-actm-0001.png}
-echo "load-test: $url, model $(basename "$model"), ${seconds}s, $conns+$conns connections," \
-  "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-wrk -t 1 -c "$conns" -d "${seconds}s" -s "$root/bench/load/text_search.lua" "$url" >"$log.text" &
-wrk -t 1 -c "$conns" -d "${seconds}s" -s "$root/bench/load/image_search.lua" "$url" >"$log.image"
-wait %2 2>/dev/null || true
-sleep 1
-grep -h RESULT "$log.text" "$log.image"
-rm -f "$log.text" "$log.image"
+echo "load-test: $url, model $(basename "$model"), ${seconds}s, $conns connections per kind" \
+  "($kinds), serve ${serve_args[*]:-(defaults)}, $(nproc) cores," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+pids=()
+for kind in $kinds; do
+  wrk -t 1 -c "$conns" -d "${seconds}s" --timeout "${XRS_LOAD_TIMEOUT:-30}s" -s "$root/bench/load/${kind}_search.lua" "$url" \
+    >"$log.$kind" &
+  pids+=($!)
+done
+wait "${pids[@]}" || true
+for kind in $kinds; do grep -h RESULT "$log.$kind" || true; rm -f "$log.$kind"; done

@@ -8,6 +8,7 @@
 #include "clip/ops.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "imaging/clip_preprocess.h"
 #include "imaging/decode.h"
 #include "service/collapse.h"
 
@@ -80,6 +81,13 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
   s->image_min_score_ = settings.image_min_score.value_or(kDefaultImageMinScore);
   XRS_ASSIGN_OR_RETURN(s->ensemble_, PromptEnsemble::create(*s->model_, settings.prompt_templates));
   s->decode_ = options.decode;
+  if (options.image_batching.max_batch_size > 1) {
+    const ClipHParams& hp = s->model_->hparams();
+    XRS_ASSIGN_OR_RETURN(
+        s->batcher_, ImageBatcher::create(ImageBatcher::model_encoder(*s->model_),
+                                          size_t(3) * size_t(hp.image_size) * size_t(hp.image_size),
+                                          size_t(hp.embed_dim), options.image_batching));
+  }
   s->current_ = make_loaded(std::move(index));
   return s;
 }
@@ -144,6 +152,16 @@ BackendInfo SearchService::info() const {
   b.read_only = read_only_;
   b.reloads = reloads_.load();
   b.prompt_templates = ensemble_->templates();
+  if (batcher_ != nullptr) {
+    const ImageBatcherStats stats = batcher_->stats();
+    b.image_batching.enabled = true;
+    b.image_batching.max_batch_size = batcher_->options().max_batch_size;
+    b.image_batching.max_delay_ms =
+        std::chrono::duration<double, std::milli>(batcher_->options().max_delay).count();
+    b.image_batching.batches = stats.batches;
+    b.image_batching.queries = stats.queries;
+    b.image_batching.largest = stats.largest;
+  }
   return b;
 }
 
@@ -216,7 +234,12 @@ StatusOr<std::vector<float>> SearchService::embed_query_image(
                       : StatusCode::kInvalidArgument,
                   "the query image cannot be used: " + image.status().message());
   }
-  return model_->embed_image(*image);
+  if (batcher_ == nullptr) return model_->embed_image(*image);
+  // Preprocessing stays in this thread; only the forward pass joins a batch.
+  const int S = model_->hparams().image_size;
+  std::vector<float> pixels(size_t(3) * S * S);
+  XRS_RETURN_IF_ERROR(clip_preprocess(*image, model_->preprocess_config(), pixels));
+  return batcher_->embed(std::move(pixels));
 }
 
 StatusOr<SearchResponse> SearchService::search_image(std::span<const uint8_t> image_bytes,

@@ -28,6 +28,7 @@
 #include "clip/prompt_ensemble.h"
 #include "imaging/decode.h"
 #include "index/index_reader.h"
+#include "service/image_batcher.h"
 #include "service/search_service.h"
 
 namespace xrs {
@@ -45,6 +46,10 @@ struct SearchServiceOptions {
   bool read_only = false;
   // The image tower's precision (ClipLoadOptions); empty: the one the index was built with.
   std::optional<kernels::Precision> precision;
+  // Concurrent query images (search_image, image terms of search_combined) gathered into one
+  // forward pass (image_batcher.h). max_batch_size 1 (the default here; serve's default is 8):
+  // no batcher, each query's image is embedded in its own thread.
+  ImageBatcherOptions image_batching{.max_batch_size = 1};
 };
 
 // The precision an index's model identity records (" precision=bf16" in its preprocessing id;
@@ -109,7 +114,8 @@ class SearchService final : public SearchBackend {
                                      float min_score, const SearchOptions& options,
                                      std::vector<int64_t> exclude_ids) const;
 
-  // A decoded, embedded query image and its indexed id (by SHA-256), if any.
+  // A decoded, embedded query image (decoded and preprocessed in the caller's thread, the
+  // forward pass through batcher_ when there is one).
   StatusOr<std::vector<float>> embed_query_image(std::span<const uint8_t> bytes) const;
 
   std::unique_ptr<ClipModel> model_;
@@ -131,6 +137,9 @@ class SearchService final : public SearchBackend {
   StatusOr<std::vector<float>> embed_query_text(std::string_view text,
                                                 const SearchOptions& options) const;
   DecodeOptions decode_;
+  // Gathers concurrent query images into batches; null when image_batching.max_batch_size is 1.
+  // Declared last: destroyed (shut down) first, while the model it uses still exists.
+  std::unique_ptr<ImageBatcher> batcher_;
 };
 
 // Calls service.reload_if_changed() every `interval` on a thread of its own (logging each switch

@@ -120,6 +120,17 @@ struct BackendInfo {
   uint64_t reloads = 0;
   // The model's prompt templates for text queries (empty: the text as typed).
   std::vector<std::string> prompt_templates;
+  // Query images gathered into batched forward passes (serve --batch-max-size; image_batcher.h):
+  // the settings and the counters since start. enabled false: each image runs alone.
+  struct ImageBatching {
+    bool enabled = false;
+    int max_batch_size = 1;
+    double max_delay_ms = 0;
+    uint64_t batches = 0;  // forward passes run
+    uint64_t queries = 0;  // query images embedded through them
+    uint64_t largest = 0;  // the largest batch so far
+    double mean_batch_size() const { return batches == 0 ? 0.0 : double(queries) / batches; }
+  } image_batching;
 };
 
 class SearchBackend {

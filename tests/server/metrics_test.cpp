@@ -70,6 +70,13 @@ TEST_F(RouterTest, MetricsParseAndCountersMoveWithRequests) {
   EXPECT_EQ(before.get("xrs_index_images"), double(backend_->info().images));
   EXPECT_EQ(before.get("xrs_embedding_dimension"), double(kFakeDim));
   EXPECT_EQ(before.get("xrs_model_info{model=\"fake-backend 0123456789ab\"}"), 1.0);
+  // Image batching (serve --batch-max-size): the fake backend does not batch.
+  EXPECT_EQ(before.types["xrs_image_batches_total"], "counter");
+  EXPECT_EQ(before.types["xrs_image_batch_queries_total"], "counter");
+  EXPECT_EQ(before.types["xrs_image_batch_max_size"], "gauge");
+  EXPECT_EQ(before.get("xrs_image_batches_total"), 0.0);
+  EXPECT_EQ(before.get("xrs_image_batch_queries_total"), 0.0);
+  EXPECT_EQ(before.get("xrs_image_batch_max_size"), 1.0);
 
   const std::string text_ok = R"(xrs_http_requests_total{route="/api/search/text",status="200"})";
   const std::string text_bad = R"(xrs_http_requests_total{route="/api/search/text",status="400"})";

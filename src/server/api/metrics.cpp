@@ -80,6 +80,20 @@ std::string Metrics::render(const BackendInfo& info) const {
   out += "# HELP xrs_uploads_total Uploaded query images.\n";
   out += "# TYPE xrs_uploads_total counter\n";
   out += "xrs_uploads_total " + std::to_string(uploads_) + "\n";
+  const BackendInfo::ImageBatching& batching = info.image_batching;
+  out +=
+      "# HELP xrs_image_batches_total Forward passes of the image encoder run for query images "
+      "(one per batch).\n";
+  out += "# TYPE xrs_image_batches_total counter\n";
+  out += "xrs_image_batches_total " + std::to_string(batching.batches) + "\n";
+  out += "# HELP xrs_image_batch_queries_total Query images embedded in those batches.\n";
+  out += "# TYPE xrs_image_batch_queries_total counter\n";
+  out += "xrs_image_batch_queries_total " + std::to_string(batching.queries) + "\n";
+  out +=
+      "# HELP xrs_image_batch_max_size The largest batch of query images allowed (serve "
+      "--batch-max-size; 1: no batching).\n";
+  out += "# TYPE xrs_image_batch_max_size gauge\n";
+  out += "xrs_image_batch_max_size " + std::to_string(batching.max_batch_size) + "\n";
   out += "# HELP xrs_index_images Images in the index.\n";
   out += "# TYPE xrs_index_images gauge\n";
   out += "xrs_index_images " + std::to_string(info.images) + "\n";
