@@ -7,7 +7,7 @@
 #include "clip/weights.h"
 #include "kernels/gemm.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #define XRS_HAVE_AVX2 1
 #endif
@@ -35,19 +35,38 @@ constexpr int kSmallM = 8;
 
 using kernels::sgemm;  // one thread: oneDNN (AVX-512 hosts) or OpenBLAS, kernels/gemm.h
 
+// Eight weights widened to float32 (F16C for float16: exact), and one.
+#ifdef XRS_HAVE_AVX2
+inline __m256 load8(const float* w) {
+  return _mm256_loadu_ps(w);
+}
+inline __m256 load8(const uint16_t* w) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+}
+#endif
+inline float widen(float w) {
+  return w;
+}
+inline float widen(uint16_t w) {
+  return kernels::from_f16(w);
+}
+
 // C[M, n0:n1] = alpha * A · B[n0:n1, :]^T + beta * C for M <= kSmallM: streams each weight row
-// once and reuses it for all M rows of A (which stay in L1/L2).
-void small_m_gemm(int M, int n0, int n1, int K, float alpha, const float* A, int lda,
-                  const float* B, int ldb, float beta, float* C, int ldc) {
+// once and reuses it for all M rows of A (which stay in L1/L2). W is float or float16 (Mat::f16):
+// the same sums in the same order, so float16 weights that hold the float32 values exactly give
+// the same result bit for bit, from half the bytes.
+template <typename W>
+void small_m_gemm(int M, int n0, int n1, int K, float alpha, const float* A, int lda, const W* B,
+                  int ldb, float beta, float* C, int ldc) {
   for (int n = n0; n < n1; ++n) {
-    const float* w = B + size_t(n) * ldb;
+    const W* w = B + size_t(n) * ldb;
     float acc[kSmallM];
     int k = 0;
 #ifdef XRS_HAVE_AVX2
     __m256 vacc[kSmallM];
     for (int m = 0; m < M; ++m) vacc[m] = _mm256_setzero_ps();
     for (; k + 8 <= K; k += 8) {
-      const __m256 wv = _mm256_loadu_ps(w + k);
+      const __m256 wv = load8(w + k);
       for (int m = 0; m < M; ++m) {
         vacc[m] = _mm256_fmadd_ps(_mm256_loadu_ps(A + size_t(m) * lda + k), wv, vacc[m]);
       }
@@ -57,7 +76,8 @@ void small_m_gemm(int M, int n0, int n1, int K, float alpha, const float* A, int
     for (int m = 0; m < M; ++m) acc[m] = 0;
 #endif
     for (; k < K; ++k) {
-      for (int m = 0; m < M; ++m) acc[m] += A[size_t(m) * lda + k] * w[k];
+      const float wk = widen(w[k]);
+      for (int m = 0; m < M; ++m) acc[m] += A[size_t(m) * lda + k] * wk;
     }
     for (int m = 0; m < M; ++m) {
       float* c = C + size_t(m) * ldc + n;
@@ -108,38 +128,6 @@ void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float
 
 namespace {
 
-// small_m_gemm with float16 weights (Mat::f16), widened in registers (F16C): the same sums in
-// the same order as the float32 kernel, so the same result bit for bit, from half the bytes.
-void small_m_gemm_f16(int M, int n0, int n1, int K, const float* A, int lda, const uint16_t* B,
-                      float beta, float* C, int ldc) {
-  for (int n = n0; n < n1; ++n) {
-    const uint16_t* w = B + size_t(n) * K;
-    float acc[kSmallM];
-    int k = 0;
-#if defined(XRS_HAVE_AVX2) && defined(__F16C__)
-    __m256 vacc[kSmallM];
-    for (int m = 0; m < M; ++m) vacc[m] = _mm256_setzero_ps();
-    for (; k + 8 <= K; k += 8) {
-      const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)));
-      for (int m = 0; m < M; ++m) {
-        vacc[m] = _mm256_fmadd_ps(_mm256_loadu_ps(A + size_t(m) * lda + k), wv, vacc[m]);
-      }
-    }
-    for (int m = 0; m < M; ++m) acc[m] = hsum256(vacc[m]);
-#else
-    for (int m = 0; m < M; ++m) acc[m] = 0;
-#endif
-    for (; k < K; ++k) {
-      const float wk = kernels::from_f16(w[k]);
-      for (int m = 0; m < M; ++m) acc[m] += A[size_t(m) * lda + k] * wk;
-    }
-    for (int m = 0; m < M; ++m) {
-      float* c = C + size_t(m) * ldc + n;
-      *c = acc[m] + (beta == 0 ? 0.0f : beta * *c);
-    }
-  }
-}
-
 // More rows: float16 weights widened 128 rows at a time into a float32 panel, one product each
 // (the widening costs 1/M of the product).
 void panel_gemm_f16(int M, int n0, int n1, int K, const float* A, int lda, const uint16_t* B,
@@ -152,7 +140,7 @@ void panel_gemm_f16(int M, int n0, int n1, int K, const float* A, int lda, const
     const uint16_t* src = B + size_t(p0) * K;
     size_t i = 0;
     const size_t count = size_t(nb) * K;
-#if defined(XRS_HAVE_AVX2) && defined(__F16C__)
+#ifdef XRS_HAVE_AVX2
     for (; i + 8 <= count; i += 8) {
       _mm256_storeu_ps(panel.data() + i,
                        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
@@ -175,7 +163,7 @@ void linear(int rows, const float* A, int lda, const Mat& w, float beta, float* 
       const int n0 = t * block, n1 = std::min(N, n0 + block);
       if (n0 >= n1) return;
       if (rows <= kSmallM) {
-        small_m_gemm_f16(rows, n0, n1, K, A, lda, w.f16, beta, C, ldc);
+        small_m_gemm(rows, n0, n1, K, 1.0f, A, lda, w.f16, K, beta, C, ldc);
       } else {
         panel_gemm_f16(rows, n0, n1, K, A, lda, w.f16, beta, C, ldc);
       }
