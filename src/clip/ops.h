@@ -1,5 +1,7 @@
-// The engine's numeric kernels. Every matrix product in the engine goes through gemm() (one
-// BLAS call site); gemm_reference() is the naive loop beside it that tests compare with.
+// The engine's numeric kernels. Every matrix product in the engine goes through gemm() or, for
+// an nn.Linear weight that may be float16 or packed for bf16/int8, linear(); both split the work
+// over the compute pool and call kernels/gemm.h (oneDNN or OpenBLAS) per part. gemm_reference()
+// is the naive loop beside them that tests compare with.
 // All arrays are float32, row-major, with explicit leading dimensions. Pure functions: safe to
 // call from any thread on distinct outputs.
 #pragma once
