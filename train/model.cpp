@@ -163,6 +163,22 @@ torch::Tensor ClipNetImpl::block(const torch::Tensor& x, bool vision, int layer,
 }
 
 torch::Tensor ClipNetImpl::encode_image(const torch::Tensor& pixels) {
+  return project_image(image_features(pixels));
+}
+
+torch::Tensor ClipNetImpl::encode_text(const torch::Tensor& tokens) {
+  return project_text(text_features(tokens));
+}
+
+torch::Tensor ClipNetImpl::project_image(const torch::Tensor& features) {
+  return torch::matmul(features, p(name_of(M::kVisionProjection)));
+}
+
+torch::Tensor ClipNetImpl::project_text(const torch::Tensor& features) {
+  return torch::matmul(features, p(name_of(M::kTextProjection)));
+}
+
+torch::Tensor ClipNetImpl::image_features(const torch::Tensor& pixels) {
   const int64_t Bn = pixels.size(0), W = h_.vision.width;
   torch::Tensor x = torch::conv2d(pixels, p(name_of(M::kPatchEmbedding)), {}, h_.patch_size);
   x = x.flatten(2).transpose(1, 2);  // [B, g*g, W]
@@ -170,12 +186,11 @@ torch::Tensor ClipNetImpl::encode_image(const torch::Tensor& pixels) {
   x = torch::cat({cls, x}, 1) + p(name_of(M::kVisionPositionalEmbedding));
   x = layer_norm(x, p(name_of(M::kLnPreWeight)), p(name_of(M::kLnPreBias)), h_.layer_norm_eps);
   for (int l = 0; l < h_.vision.layers; ++l) x = block(x, true, l, {});
-  x = layer_norm(x.select(1, 0), p(name_of(M::kLnPostWeight)), p(name_of(M::kLnPostBias)),
-                 h_.layer_norm_eps);
-  return torch::matmul(x, p(name_of(M::kVisionProjection)));
+  return layer_norm(x.select(1, 0), p(name_of(M::kLnPostWeight)), p(name_of(M::kLnPostBias)),
+                    h_.layer_norm_eps);
 }
 
-torch::Tensor ClipNetImpl::encode_text(const torch::Tensor& tokens) {
+torch::Tensor ClipNetImpl::text_features(const torch::Tensor& tokens) {
   const int64_t C = tokens.size(1);
   torch::Tensor x = F::embedding(tokens, p(name_of(M::kTokenEmbedding))) +
                     p(name_of(M::kTextPositionalEmbedding)).slice(0, 0, C);
@@ -183,8 +198,7 @@ torch::Tensor ClipNetImpl::encode_text(const torch::Tensor& tokens) {
   for (int l = 0; l < h_.text.layers; ++l) x = block(x, false, l, mask);
   x = layer_norm(x, p(name_of(M::kLnFinalWeight)), p(name_of(M::kLnFinalBias)), h_.layer_norm_eps);
   torch::Tensor eot = tokens.argmax(-1);
-  x = x.index({torch::arange(x.size(0)), eot});
-  return torch::matmul(x, p(name_of(M::kTextProjection)));
+  return x.index({torch::arange(x.size(0)), eot});
 }
 
 void ClipNetImpl::set_trainable(const Trainable& trainable) {
@@ -214,10 +228,118 @@ void ClipNetImpl::set_trainable(const Trainable& trainable) {
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
+#include "clip/checkpoint/model_config.h"
 #include "clip/checkpoint/safetensors_writer.h"
+#include "clip/weights.h"
 #include "core/file_util.h"
 
 namespace xrs::train {
+namespace {
+
+// The engine's loading steps (ClipModel::load): files, archive, naming, architecture, weights.
+StatusOr<InitModel> load_init_model_impl(const std::string& path) {
+  XRS_ASSIGN_OR_RETURN(ModelFiles files, find_model_files(path));
+  XRS_ASSIGN_OR_RETURN(std::unique_ptr<TensorArchive> opened, TensorArchive::open(files.weights));
+  std::shared_ptr<const TensorArchive> archive(std::move(opened));
+  XRS_ASSIGN_OR_RETURN(WeightNaming naming, detect_naming(*archive));
+  if (std::filesystem::is_regular_file(path)) {
+    XRS_ASSIGN_OR_RETURN(files, find_model_files(path, &naming));
+  }
+  XRS_ASSIGN_OR_RETURN(ClipHParams h, infer_hparams(*archive, naming));
+  if (!files.config.empty()) XRS_RETURN_IF_ERROR(apply_config_file(files.config, naming, h));
+  if (!files.preprocessor.empty())
+    XRS_RETURN_IF_ERROR(apply_preprocessor_config(files.preprocessor, h));
+  XRS_RETURN_IF_ERROR(h.validate().with_context(files.weights));
+  XRS_ASSIGN_OR_RETURN(std::unique_ptr<ClipWeights> w, load_clip_weights(archive, naming, h));
+
+  InitModel m;
+  m.hparams = h;
+  m.dir = files.dir;
+  m.weights = files.weights;
+  m.format = std::string(weight_naming_name(naming)) + " names, " +
+             std::string(archive_format_name(archive->format()));
+  // The engine's canonical layout is nn.Linear [out, in] everywhere; ClipNet keeps OpenAI's
+  // layout, which differs only in the two projections ([in, out]) and the patch convolution's
+  // 4-D shape.
+  auto put = [&](const std::string& name, const float* data, std::vector<int64_t> shape) {
+    m.tensors[name] = torch::from_blob(const_cast<float*>(data), shape, torch::kFloat32).clone();
+  };
+  auto mat = [&](M id, const Mat& x) { put(name_of(id), x.data, {x.rows, x.cols}); };
+  auto vec = [&](M id, const Vec& x) { put(name_of(id), x.data, {x.size}); };
+  auto blocks = [&](bool vision, const std::vector<BlockWeights>& bs) {
+    for (int l = 0; l < int(bs.size()); ++l) {
+      const BlockWeights& b = bs[l];
+      auto bm = [&](B id, const Mat& x) { put(name_of(vision, l, id), x.data, {x.rows, x.cols}); };
+      auto bv = [&](B id, const Vec& x) { put(name_of(vision, l, id), x.data, {x.size}); };
+      bv(B::kLn1Weight, b.ln_1_weight), bv(B::kLn1Bias, b.ln_1_bias);
+      bm(B::kAttnInWeight, b.attn_in_weight), bv(B::kAttnInBias, b.attn_in_bias);
+      bm(B::kAttnOutWeight, b.attn_out_weight), bv(B::kAttnOutBias, b.attn_out_bias);
+      bv(B::kLn2Weight, b.ln_2_weight), bv(B::kLn2Bias, b.ln_2_bias);
+      bm(B::kMlpFcWeight, b.mlp_fc_weight), bv(B::kMlpFcBias, b.mlp_fc_bias);
+      bm(B::kMlpProjWeight, b.mlp_proj_weight), bv(B::kMlpProjBias, b.mlp_proj_bias);
+    }
+  };
+  const VisionWeights& v = w->vision;
+  put(name_of(M::kPatchEmbedding), v.patch_weight.data,
+      {h.vision.width, 3, h.patch_size, h.patch_size});
+  vec(M::kClassEmbedding, v.class_embedding);
+  mat(M::kVisionPositionalEmbedding, v.positional_embedding);
+  vec(M::kLnPreWeight, v.ln_pre_weight), vec(M::kLnPreBias, v.ln_pre_bias);
+  blocks(true, v.blocks);
+  vec(M::kLnPostWeight, v.ln_post_weight), vec(M::kLnPostBias, v.ln_post_bias);
+  mat(M::kVisionProjection, v.projection);
+  const TextWeights& t = w->text;
+  mat(M::kTokenEmbedding, t.token_embedding);
+  mat(M::kTextPositionalEmbedding, t.positional_embedding);
+  blocks(false, t.blocks);
+  vec(M::kLnFinalWeight, t.ln_final_weight), vec(M::kLnFinalBias, t.ln_final_bias);
+  mat(M::kTextProjection, t.projection);
+  for (M id : {M::kVisionProjection, M::kTextProjection}) {
+    m.tensors[name_of(id)] = m.tensors[name_of(id)].t().contiguous();  // [E, W] -> [W, E]
+  }
+  m.tensors[name_of(M::kLogitScale)] = torch::tensor(w->logit_scale, torch::kFloat32).reshape({});
+  // Every tensor ClipNet has, with its shape: a mismatch is a bug here, not in the file.
+  for (const ExpectedTensor& e : expected_tensors(WeightNaming::kOpenAI, h)) {
+    auto it = m.tensors.find(e.name);
+    if (it == m.tensors.end() || it->second.sizes().vec() != e.shape) {
+      return Status::corruption(files.weights + ": tensor '" + e.name +
+                                "' did not convert to ClipNet's shape");
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+StatusOr<InitModel> load_init_model(const std::string& path) {
+  StatusOr<InitModel> m = load_init_model_impl(path);
+  if (!m.is_ok()) {
+    return Status::invalid_argument("--init " + path +
+                                    ": not a model the engine can load: " + m.status().message());
+  }
+  return m;
+}
+
+std::map<std::string, torch::Tensor> wise_ft(const std::map<std::string, torch::Tensor>& init,
+                                             const std::map<std::string, torch::Tensor>& trained,
+                                             double alpha) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [name, t0] : init) {
+    const torch::Tensor& t1 = trained.at(name);
+    // The ends are copies, not sums: 1 * x + 0 * y can turn a -0 into +0.
+    if (alpha == 0.0) {
+      out[name] = t0.detach().clone();
+    } else if (alpha == 1.0) {
+      out[name] = t1.detach().clone();
+    } else {
+      out[name] = t0.detach() * (1.0 - alpha) + t1.detach() * alpha;
+    }
+  }
+  return out;
+}
 
 Status write_openclip(const std::map<std::string, torch::Tensor>& tensors, const ClipHParams& h,
                       const std::string& dir, bool f16) {

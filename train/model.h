@@ -46,6 +46,13 @@ class ClipNetImpl : public torch::nn::Module {
   torch::Tensor encode_image(const torch::Tensor& pixels);
   // tokens [B, C] int64 (end token = largest id) → [B, E] (unnormalised).
   torch::Tensor encode_text(const torch::Tensor& tokens);
+  // The towers without their projections: the image tower's ln_post output [B, vision width] and
+  // the text tower's pooled ln_final output [B, text width]. encode_image(x) ==
+  // project_image(image_features(x)), likewise for text; --trainable projections caches these.
+  torch::Tensor image_features(const torch::Tensor& pixels);
+  torch::Tensor text_features(const torch::Tensor& tokens);
+  torch::Tensor project_image(const torch::Tensor& features);
+  torch::Tensor project_text(const torch::Tensor& features);
   torch::Tensor logit_scale() { return params_.at(logit_scale_name_); }
 
   // Marks parameters trainable or frozen (requires_grad).
@@ -64,6 +71,25 @@ TORCH_MODULE(ClipNet);
 }  // namespace xrs::train
 
 namespace xrs::train {
+
+// A model the engine loads (any folder or file of docs/MODEL_FORMATS.md: OpenAI .pt, OpenCLIP,
+// Hugging Face), read through the engine's own loader (clip/model_config.h, clip/weights.h) and
+// turned into ClipNet's tensors (OpenAI names and layouts): the starting point of --init.
+struct InitModel {
+  ClipHParams hparams;
+  std::map<std::string, torch::Tensor> tensors;  // float32, ClipNet::tensors() names and shapes
+  std::string dir;                               // the folder of its files (and tokenizer)
+  std::string weights;                           // the weights file read
+  std::string format;                            // "openclip safetensors", "huggingface ...", ...
+};
+// kInvalidArgument, naming the path and the engine's reason, when the engine cannot load it.
+StatusOr<InitModel> load_init_model(const std::string& path);
+
+// WiSE-FT: (1 - alpha) * init + alpha * trained, tensor by tensor (the same names in both).
+// alpha = 0 gives `init` exactly, alpha = 1 `trained` exactly.
+std::map<std::string, torch::Tensor> wise_ft(const std::map<std::string, torch::Tensor>& init,
+                                             const std::map<std::string, torch::Tensor>& trained,
+                                             double alpha);
 
 // Writes an OpenCLIP folder's weights and config: open_clip_model.safetensors (F32, or F16 when
 // `f16`) and open_clip_config.json, atomically each. `tensors` are named as ClipNet::tensors().
