@@ -157,7 +157,7 @@ StatusOr<TrainData> load_train_data(const DataOptions& o, void (*progress)(int, 
       StatusOr<Image> img = decode_image_file(o.data_dir + "/" + ex.relative_path, config.decode);
       if (!img.is_ok()) {
         errors[i] = img.status();
-      } else if (ex.held_out) {
+      } else if (ex.held_out || o.eval_pixels_for_all) {
         data.eval_pixels[i].resize(size_t(3) * S * S);
         errors[i] = clip_preprocess(*img, o.preprocess, data.eval_pixels[i]);
       } else {

@@ -23,6 +23,9 @@ struct DataOptions {
   int image_size = 224;      // S
   ClipPreprocessConfig preprocess;
   int threads = 2;  // decoding
+  // Every example gets eval_pixels (the serving preprocessing), training ones too, and no crop
+  // source: --trainable projections caches the towers' outputs of these fixed pixels.
+  bool eval_pixels_for_all = false;
 };
 
 struct Example {
@@ -39,7 +42,8 @@ struct TrainData {
   std::vector<Example> examples;
   std::vector<int> train, held_out;  // indices into examples
   // Training examples: the decoded image resized (Pillow bicubic) to a shorter side of 2S, the
-  // source of the random crops. Held-out examples: clip_preprocess's exact tensor (3*S*S).
+  // source of the random crops. Held-out examples (every example with eval_pixels_for_all):
+  // clip_preprocess's exact tensor (3*S*S).
   std::vector<Image> cache;
   std::vector<std::vector<float>> eval_pixels;
   int rows = 0;  // metadata.csv rows

@@ -22,8 +22,13 @@ int main(int argc, char** argv) {
   app.name("xray-search train");
   app.add_option("data_dir", o.data_dir, "dataset folder (metadata.csv + raw/)")->required();
   app.add_option("--out", o.out, "model folder to write (atomically, at the end)")->required();
-  app.add_option("--arch", o.arch, "architecture: tiny, small, ViT-B-32")->capture_default_str();
-  app.add_option("--trainable", o.trainable, "projections | last-N-blocks | all")
+  app.add_option("--arch", o.arch,
+                 "architecture: tiny, small (default), ViT-B-32; not with --init");
+  app.add_option("--init", o.init,
+                 "start from this model (any folder or file the engine loads) and keep its "
+                 "tokenizer; ends with a WiSE-FT sweep on the held-out split");
+  app.add_option("--trainable", o.trainable,
+                 "projections (towers' outputs cached once, no random crops) | last-N-blocks | all")
       ->capture_default_str();
   app.add_option("--epochs", o.epochs, "epochs")->capture_default_str();
   app.add_option("--batch", o.batch, "batch size")->capture_default_str();
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", o.config, "dataset config (default DATA_DIR/xray-search.json)");
   app.add_option("--categories", o.categories, "categories (overrides the config)")->delimiter(',');
   app.add_flag("--force", o.force, "replace --out when the run ends");
+  app.add_flag("--no-wise-ft", o.no_wise_ft,
+               "with --init: write the best epoch's weights as they are (no WiSE-FT sweep)");
   app.add_flag("--quiet", o.quiet, "no progress");
   app.add_option("--exit-after-epoch", o.exit_after_epoch, "tests: exit as if killed")->group("");
   try {

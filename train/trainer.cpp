@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "core/file_util.h"
@@ -65,24 +66,15 @@ struct Metrics {
   double score() const { return image_p5 + text_p5; }
 };
 
-// Held-out evaluation: leave-one-out image→image P@5 among the held-out images, and text→image
+// Held-out evaluation from the held-out images' embeddings [n, E] and the category prompts'
+// [P, E] (unnormalised): leave-one-out image→image P@5 among the held-out images, and text→image
 // P@5 of the category prompts (each built-in template with the category's first word).
-Metrics evaluate(ClipNet& model, const TrainData& data, const torch::Tensor& prompt_tokens,
-                 const std::vector<int>& prompt_category, int S) {
+Metrics evaluate(const torch::Tensor& image_embeddings, const torch::Tensor& prompt_embeddings,
+                 const TrainData& data, const std::vector<int>& prompt_category) {
   torch::NoGradGuard no_grad;
   const int n = int(data.held_out.size());
-  std::vector<torch::Tensor> parts;
-  for (int i = 0; i < n; i += 64) {
-    const int m = std::min(64, n - i);
-    torch::Tensor px = torch::empty({m, 3, S, S});
-    for (int j = 0; j < m; ++j) {
-      const auto& v = data.eval_pixels[data.held_out[i + j]];
-      std::memcpy(px[j].data_ptr<float>(), v.data(), v.size() * sizeof(float));
-    }
-    parts.push_back(model->encode_image(px));
-  }
   torch::Tensor img = torch::nn::functional::normalize(
-      torch::cat(parts), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+      image_embeddings, torch::nn::functional::NormalizeFuncOptions().dim(-1));
   std::vector<int> cat(n);
   for (int i = 0; i < n; ++i) cat[i] = data.examples[data.held_out[i]].category;
   Metrics m;
@@ -101,7 +93,7 @@ Metrics evaluate(ClipNet& model, const TrainData& data, const torch::Tensor& pro
     m.image_p5 = sum / n;
   }
   torch::Tensor txt = torch::nn::functional::normalize(
-      model->encode_text(prompt_tokens), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+      prompt_embeddings, torch::nn::functional::NormalizeFuncOptions().dim(-1));
   const int kt = std::min(5, n);
   torch::Tensor top = std::get<1>(torch::matmul(txt, img.t()).topk(kt, 1));
   auto acc = top.accessor<int64_t, 2>();
@@ -115,6 +107,29 @@ Metrics evaluate(ClipNet& model, const TrainData& data, const torch::Tensor& pro
   return m;
 }
 
+// eval_pixels of examples[rows[begin..begin+m)] as one [m, 3, S, S] tensor.
+torch::Tensor eval_batch(const TrainData& data, const std::vector<int>& rows, int begin, int m,
+                         int S) {
+  torch::Tensor px = torch::empty({m, 3, S, S});
+  for (int j = 0; j < m; ++j) {
+    const auto& v = data.eval_pixels[rows[begin + j]];
+    std::memcpy(px[j].data_ptr<float>(), v.data(), v.size() * sizeof(float));
+  }
+  return px;
+}
+
+// Copies `tensors` into the model's parameters.
+void load_tensors(ClipNet& model, const TensorMap& tensors) {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : model->tensors()) const_cast<torch::Tensor&>(t).copy_(tensors.at(name));
+}
+
+// The WiSE-FT sweep: alpha = 0, 0.1, ..., 1.
+struct SweepRow {
+  double alpha = 0;
+  Metrics metrics;
+};
+
 double lr_at(int64_t step, int64_t total, int64_t warmup, double base) {
   if (step < warmup) return base * double(step + 1) / double(warmup);
   const double e = double(step - warmup), es = double(std::max<int64_t>(1, total - warmup));
@@ -124,15 +139,23 @@ double lr_at(int64_t step, int64_t total, int64_t warmup, double base) {
 std::string model_card(const TrainOptions& o, const TrainData& data, const ClipHParams& h,
                        const nlohmann::json& history, int best_epoch, const Metrics& best,
                        const LearnedVocab& vocab, const std::vector<std::string>& prompts,
-                       double seconds, double images_per_second) {
+                       double seconds, double images_per_second, const InitModel* init, bool cached,
+                       const std::vector<SweepRow>& sweep, double alpha, const Metrics& written) {
   std::string s;
   auto line = [&](const std::string& l) { s += l + "\n"; };
   char buf[512];
   line("# Model card: " + fs::path(o.out).filename().string());
   line("");
-  line("A CLIP ViT trained from scratch by `xray-search train` (xray-search's own C++ trainer on");
-  line("LibTorch). **Intended use: image retrieval only, not diagnosis.** It knows only the");
-  line("categories and words of its training captions (below); it is no general-purpose CLIP.");
+  if (init != nullptr) {
+    line("A CLIP ViT fine-tuned from `" + o.init + "` (" + init->format +
+         ") by `xray-search train` (xray-search's own C++ trainer on LibTorch). **Intended use:");
+    line("image retrieval only, not diagnosis.**");
+  } else {
+    line(
+        "A CLIP ViT trained from scratch by `xray-search train` (xray-search's own C++ trainer on");
+    line("LibTorch). **Intended use: image retrieval only, not diagnosis.** It knows only the");
+    line("categories and words of its training captions (below); it is no general-purpose CLIP.");
+  }
   line("");
   line("## Command");
   line("");
@@ -142,10 +165,13 @@ std::string model_card(const TrainOptions& o, const TrainData& data, const ClipH
   line("");
   line("## Architecture");
   line("");
-  line("`--arch " + o.arch + "`: " + h.describe() + "; context " +
-       std::to_string(h.context_length) + " tokens, vocabulary " + std::to_string(h.vocab_size) +
-       " (byte-level BPE learnt from the captions); weights " +
-       (o.dtype == "f16" ? "float16" : "float32") + ".");
+  line((init != nullptr ? "The `--init` model's: "
+                        : "`--arch " + (o.arch.empty() ? std::string("small") : o.arch) + "`: ") +
+       h.describe() + "; context " + std::to_string(h.context_length) + " tokens, vocabulary " +
+       std::to_string(h.vocab_size) +
+       (init != nullptr ? " (the --init model's tokenizer, kept)"
+                        : " (byte-level BPE learnt from the captions)") +
+       "; weights " + (o.dtype == "f16" ? "float16" : "float32") + ".");
   line("");
   line("## Data");
   line("");
@@ -182,9 +208,15 @@ std::string model_card(const TrainOptions& o, const TrainData& data, const ClipH
                 o.weight_decay, o.lr, o.batch, o.epochs, (unsigned long long)o.seed,
                 o.trainable.c_str());
   line(buf);
-  line("Augmentation: random resized crop (scale 0.9-1.0, ratio 3/4-4/3) through the engine's");
-  line("decoding and Pillow-exact bicubic resampling; no flip. Evaluation uses the serving");
-  line("preprocessing exactly (resize shorter side, centre crop).");
+  if (cached) {
+    line("No augmentation: with --trainable projections the towers' outputs are computed once, on");
+    line("the serving preprocessing (resize shorter side, centre crop), and only the projections");
+    line("and the logit scale train on them; random crops are not applied.");
+  } else {
+    line("Augmentation: random resized crop (scale 0.9-1.0, ratio 3/4-4/3) through the engine's");
+    line("decoding and Pillow-exact bicubic resampling; no flip. Evaluation uses the serving");
+    line("preprocessing exactly (resize shorter side, centre crop).");
+  }
   std::snprintf(buf, sizeof buf, "Training took %s (%.1f images/s, %d threads).",
                 fmt_duration(seconds).c_str(), images_per_second, o.threads);
   line(buf);
@@ -208,12 +240,39 @@ std::string model_card(const TrainOptions& o, const TrainData& data, const ClipH
                 best_epoch, best.image_p5, best.text_p5);
   line(buf);
   line("");
+  if (!sweep.empty()) {
+    line("## WiSE-FT");
+    line("");
+    line("The written weights are (1 - α) · θ_init + α · θ_trained (θ_trained: the kept epoch),");
+    line("with the α of the best held-out image→image P@5 + text→image P@5 (ties: the smaller α):");
+    line("");
+    line("| α | image→image P@5 | text→image P@5 |");
+    line("| --- | --- | --- |");
+    for (const SweepRow& r : sweep) {
+      std::snprintf(buf, sizeof buf, "| %.1f%s | %.3f | %.3f |", r.alpha,
+                    r.alpha == alpha ? " (kept)" : "", r.metrics.image_p5, r.metrics.text_p5);
+      line(buf);
+    }
+    line("");
+    std::snprintf(buf, sizeof buf,
+                  "Written: α = %.1f, image→image P@5 = %.3f, text→image P@5 = %.3f.", alpha,
+                  written.image_p5, written.text_p5);
+    line(buf);
+    line("");
+  }
   line("Category prompts: " + [&] {
     std::string p;
     for (const std::string& q : prompts) p += (p.empty() ? "\"" : ", \"") + q + "\"";
     return p;
   }() + ".");
   line("");
+  if (init != nullptr) {
+    line("## Words it knows");
+    line("");
+    line("Its tokenizer is the --init model's: it knows what that model knew, and the training");
+    line("captions' words were tuned on; the category prompts above are what was measured.");
+    return s;
+  }
   line("## Words it knows");
   line("");
   line("Each of these caption words is a single token of its vocabulary and was trained on:");
@@ -236,8 +295,23 @@ Status run_training(const TrainOptions& o) {
   auto log = [&](const std::string& s) {
     if (!o.quiet) std::fprintf(stderr, "%s\n", s.c_str());
   };
-  XRS_ASSIGN_OR_RETURN(ClipHParams h, arch_hparams(o.arch));
+  if (!o.init.empty() && !o.arch.empty()) {
+    return Status::invalid_argument(
+        "--arch and --init exclude each other: the architecture is the --init model's");
+  }
+  const std::string arch = o.arch.empty() ? "small" : o.arch;
+  std::unique_ptr<InitModel> init;
+  ClipHParams h;
+  if (!o.init.empty()) {
+    XRS_ASSIGN_OR_RETURN(InitModel m, load_init_model(o.init));
+    init = std::make_unique<InitModel>(std::move(m));
+    h = init->hparams;
+  } else {
+    XRS_ASSIGN_OR_RETURN(h, arch_hparams(arch));
+  }
   XRS_ASSIGN_OR_RETURN(Trainable trainable, parse_trainable(o.trainable, h));
+  // --trainable projections: the towers are frozen, so their outputs are computed once.
+  const bool cached = trainable.kind == Trainable::Kind::kProjections;
   if (o.dtype != "f32" && o.dtype != "f16") {
     return Status::invalid_argument("--dtype: '" + o.dtype + "' is not f32 or f16");
   }
@@ -273,6 +347,8 @@ Status run_training(const TrainOptions& o) {
   d.preprocess.mean = h.mean;
   d.preprocess.std = h.std;
   d.threads = o.threads;
+  d.eval_pixels_for_all = cached;
+  if (init) log("xray-search-train: --init " + init->weights + " (" + init->format + ")");
   log("xray-search-train: reading " + o.data_dir);
   XRS_ASSIGN_OR_RETURN(TrainData data, load_train_data(d));
   log("  " + std::to_string(data.examples.size()) +
@@ -298,14 +374,31 @@ Status run_training(const TrainOptions& o) {
   for (const Example& e : data.examples) {
     for (const std::string& c : e.captions) texts.push_back(c);
   }
-  XRS_ASSIGN_OR_RETURN(LearnedVocab vocab, learn_vocab(texts, state + "/bootstrap-tokenizer"));
-  XRS_RETURN_IF_ERROR(write_vocab(vocab, state + "/tokenizer"));
-  XRS_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_hf(state + "/tokenizer/vocab.json",
+  LearnedVocab vocab;
+  std::optional<Tokenizer> tok;
+  if (init) {  // the init model's tokenizer, kept
+    StatusOr<Tokenizer> t = Tokenizer::load_dir(init->dir);
+    if (!t.is_ok()) {
+      return Status::invalid_argument("--init " + o.init +
+                                      ": no tokenizer beside its weights: " + t.status().message());
+    }
+    if (t->vocab_size() > h.vocab_size) {
+      return Status::invalid_argument(
+          "--init " + o.init + ": its tokenizer has " + std::to_string(t->vocab_size()) +
+          " tokens, its token embedding only " + std::to_string(h.vocab_size));
+    }
+    tok.emplace(std::move(t).value());
+  } else {
+    XRS_ASSIGN_OR_RETURN(vocab, learn_vocab(texts, state + "/bootstrap-tokenizer"));
+    XRS_RETURN_IF_ERROR(write_vocab(vocab, state + "/tokenizer"));
+    XRS_ASSIGN_OR_RETURN(Tokenizer t, Tokenizer::load_hf(state + "/tokenizer/vocab.json",
                                                          state + "/tokenizer/merges.txt"));
-  h.vocab_size = tok.vocab_size();
+    tok.emplace(std::move(t));
+    h.vocab_size = tok->vocab_size();
+  }
   const int S = h.image_size, C = h.context_length;
   auto tokenize = [&](const std::string& text, int64_t* out) -> Status {
-    XRS_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tok.tokenize(text, true, C));
+    XRS_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tok->tokenize(text, true, C));
     for (int i = 0; i < C; ++i) out[i] = ids[i];
     return Status::ok();
   };
@@ -326,7 +419,72 @@ Status run_training(const TrainOptions& o) {
   torch::set_num_threads(o.threads);
   torch::manual_seed(o.seed);
   ClipNet model(h);
+  if (init) load_tensors(model, init->tensors);
   model->set_trainable(trainable);
+
+  // --trainable projections: every image's (serving preprocessing, no crop) and every distinct
+  // caption's and prompt's tower output, once; training and evaluation then only project them.
+  torch::Tensor image_cache, caption_cache, prompt_cache;
+  std::vector<std::vector<int64_t>> caption_row(data.examples.size());
+  if (cached) {
+    const auto t0 = Clock::now();
+    torch::NoGradGuard no_grad;
+    const int n = int(data.examples.size());
+    std::vector<int> all(n);
+    std::iota(all.begin(), all.end(), 0);
+    std::vector<torch::Tensor> parts;
+    for (int i = 0; i < n; i += 64) {
+      parts.push_back(model->image_features(eval_batch(data, all, i, std::min(64, n - i), S)));
+    }
+    image_cache = torch::cat(parts);
+    std::map<std::vector<int64_t>, int64_t> row_of;
+    std::vector<const std::vector<int64_t>*> distinct;
+    for (size_t i = 0; i < data.examples.size(); ++i) {
+      for (const auto& t : caption_tokens[i]) {
+        auto [it, fresh] = row_of.emplace(t, int64_t(distinct.size()));
+        if (fresh) distinct.push_back(&it->first);
+        caption_row[i].push_back(it->second);
+      }
+    }
+    parts.clear();
+    for (size_t i = 0; i < distinct.size(); i += 256) {
+      const int64_t m = int64_t(std::min<size_t>(256, distinct.size() - i));
+      torch::Tensor t = torch::empty({m, C}, torch::kInt64);
+      for (int64_t j = 0; j < m; ++j) {
+        std::memcpy(t[j].data_ptr<int64_t>(), distinct[i + j]->data(), C * sizeof(int64_t));
+      }
+      parts.push_back(model->text_features(t));
+    }
+    caption_cache = torch::cat(parts);
+    prompt_cache = model->text_features(prompt_tokens);
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "  --trainable projections: cached the towers' outputs of %d images and %zu "
+                  "captions in %.1f s (serving preprocessing: random crops are not applied)",
+                  n, distinct.size(), std::chrono::duration<double>(Clock::now() - t0).count());
+    log(buf);
+  }
+  // The held-out images' and the prompts' embeddings under the model's current weights.
+  auto held_out_metrics = [&]() {
+    torch::NoGradGuard no_grad;
+    torch::Tensor img, txt;
+    if (cached) {
+      torch::Tensor rows = torch::tensor(
+          std::vector<int64_t>(data.held_out.begin(), data.held_out.end()), torch::kInt64);
+      img = model->project_image(image_cache.index_select(0, rows));
+      txt = model->project_text(prompt_cache);
+    } else {
+      const int n = int(data.held_out.size());
+      std::vector<torch::Tensor> parts;
+      for (int i = 0; i < n; i += 64) {
+        parts.push_back(
+            model->encode_image(eval_batch(data, data.held_out, i, std::min(64, n - i), S)));
+      }
+      img = torch::cat(parts);
+      txt = model->encode_text(prompt_tokens);
+    }
+    return evaluate(img, txt, data, prompt_category);
+  };
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& [name, t] : model->tensors()) {
     if (!t.requires_grad()) continue;
@@ -351,7 +509,8 @@ Status run_training(const TrainOptions& o) {
   nlohmann::json fp = {{"data", o.data_dir},
                        {"config", o.config},
                        {"categories", o.categories},
-                       {"arch", o.arch},
+                       {"arch", init ? std::string() : arch},
+                       {"init", o.init},
                        {"trainable", o.trainable},
                        {"epochs", o.epochs},
                        {"batch", o.batch},
@@ -385,7 +544,7 @@ Status run_training(const TrainOptions& o) {
     }
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : model->tensors()) {
-      torch::Tensor v, b;
+      torch::Tensor v, b;  // the cache (above) is of the init weights' frozen towers: still valid
       ar.read("p_" + key_of(name), v);
       ar.read("b_" + key_of(name), b);
       const_cast<torch::Tensor&>(t).copy_(v);
@@ -418,15 +577,24 @@ Status run_training(const TrainOptions& o) {
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       const int64_t begin = step * o.batch;
       const int64_t n = std::min<int64_t>(o.batch, train_n - begin);
-      torch::Tensor px = torch::empty({n, 3, S, S});
-      torch::Tensor tokens = torch::empty({n, C}, torch::kInt64);
-      std::vector<int64_t> cats(n);
+      torch::Tensor px, tokens;
+      std::vector<int64_t> cats(n), image_rows(n), text_rows(n);
+      if (!cached) {
+        px = torch::empty({n, 3, S, S});
+        tokens = torch::empty({n, C}, torch::kInt64);
+      }
       for (int64_t j = 0; j < n; ++j) {
         const int idx = order[begin + j];
-        random_resized_crop(data.cache[idx], S, d.preprocess, rng, px[j].data_ptr<float>());
+        if (!cached) {
+          random_resized_crop(data.cache[idx], S, d.preprocess, rng, px[j].data_ptr<float>());
+        }
         const auto& caps = caption_tokens[idx];
         const size_t pick = std::uniform_int_distribution<size_t>(0, caps.size() - 1)(rng);
-        std::memcpy(tokens[j].data_ptr<int64_t>(), caps[pick].data(), C * sizeof(int64_t));
+        if (cached) {
+          image_rows[j] = idx, text_rows[j] = caption_row[idx][pick];
+        } else {
+          std::memcpy(tokens[j].data_ptr<int64_t>(), caps[pick].data(), C * sizeof(int64_t));
+        }
         cats[j] = data.examples[idx].category;
       }
       const int64_t global_step = int64_t(epoch - 1) * steps_per_epoch + step;
@@ -435,9 +603,19 @@ Status run_training(const TrainOptions& o) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
       namespace F = torch::nn::functional;
-      torch::Tensor img = F::normalize(model->encode_image(px), F::NormalizeFuncOptions().dim(-1));
-      torch::Tensor txt =
-          F::normalize(model->encode_text(tokens), F::NormalizeFuncOptions().dim(-1));
+      torch::Tensor img, txt;
+      if (cached) {
+        auto rows = [&](std::vector<int64_t>& r) {
+          return torch::from_blob(r.data(), {n}, torch::kInt64).clone();
+        };
+        img = model->project_image(image_cache.index_select(0, rows(image_rows)));
+        txt = model->project_text(caption_cache.index_select(0, rows(text_rows)));
+      } else {
+        img = model->encode_image(px);
+        txt = model->encode_text(tokens);
+      }
+      img = F::normalize(img, F::NormalizeFuncOptions().dim(-1));
+      txt = F::normalize(txt, F::NormalizeFuncOptions().dim(-1));
       torch::Tensor cat_t = torch::from_blob(cats.data(), {n}, torch::kInt64).clone();
       torch::Tensor same =
           cat_t.unsqueeze(1).eq(cat_t.unsqueeze(0)) & torch::eye(n, torch::kBool).logical_not();
@@ -470,7 +648,7 @@ Status run_training(const TrainOptions& o) {
     }
     train_seconds += std::chrono::duration<double>(Clock::now() - t_epoch).count();
     images_seen += epoch_images;
-    const Metrics m = evaluate(model, data, prompt_tokens, prompt_category, S);
+    const Metrics m = held_out_metrics();
     const double mean_loss = loss_sum / double(steps_per_epoch);
     history.push_back(
         {{"epoch", epoch}, {"loss", mean_loss}, {"image_p5", m.image_p5}, {"text_p5", m.text_p5}});
@@ -505,6 +683,33 @@ Status run_training(const TrainOptions& o) {
     if (o.exit_after_epoch == epoch) _exit(137);
   }
 
+  // WiSE-FT (--init runs): the weights between the init model's and the kept epoch's that score
+  // best on the held-out split.
+  TensorMap written_tensors = best_tensors;
+  Metrics written = best;
+  std::vector<SweepRow> sweep;
+  double alpha = 1.0;
+  if (init && !o.no_wise_ft) {
+    log("WiSE-FT: (1 - a) * init + a * trained, held-out");
+    log("  alpha  image->image P@5  text->image P@5");
+    for (int k = 0; k <= 10; ++k) {
+      const double a = k / 10.0;
+      TensorMap mix = wise_ft(init->tensors, best_tensors, a);
+      load_tensors(model, mix);
+      const Metrics m = held_out_metrics();
+      sweep.push_back({a, m});
+      if (k == 0 || m.score() > written.score()) {  // ties: the smaller alpha
+        written = m, alpha = a, written_tensors = std::move(mix);
+      }
+      char buf[120];
+      std::snprintf(buf, sizeof buf, "  %.1f    %.3f             %.3f", a, m.image_p5, m.text_p5);
+      log(buf);
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "  kept alpha %.1f", alpha);
+    log(buf);
+  }
+
   // The model folder: written into OUT.partial, then renamed to OUT.
   std::string out = o.out;
   while (out.size() > 1 && out.back() == '/') out.pop_back();
@@ -512,16 +717,41 @@ Status run_training(const TrainOptions& o) {
   fs::remove_all(partial, ec);
   fs::create_directories(partial, ec);
   if (ec) return Status::io_error(partial + ": " + ec.message());
-  XRS_RETURN_IF_ERROR(write_openclip(best_tensors, h, partial, o.dtype == "f16"));
-  XRS_RETURN_IF_ERROR(write_vocab(vocab, partial));
+  XRS_RETURN_IF_ERROR(write_openclip(written_tensors, h, partial, o.dtype == "f16"));
+  if (init) {  // the init model's tokenizer files, as Tokenizer::load_dir finds them
+    const bool hf = fs::exists(fs::path(init->dir) / "vocab.json", ec) &&
+                    fs::exists(fs::path(init->dir) / "merges.txt", ec);
+    for (const char* f : hf ? std::vector<const char*>{"vocab.json", "merges.txt"}
+                            : std::vector<const char*>{"bpe_simple_vocab_16e6.txt.gz"}) {
+      fs::copy_file(fs::path(init->dir) / f, fs::path(partial) / f, ec);
+      if (ec) return Status::io_error(init->dir + "/" + f + ": " + ec.message());
+    }
+  } else {
+    XRS_RETURN_IF_ERROR(write_vocab(vocab, partial));
+  }
   const double ips = double(images_seen) / std::max(1e-9, train_seconds);
-  XRS_RETURN_IF_ERROR(write_file_atomic(
-      partial + "/MODEL_CARD.md",
-      model_card(o, data, h, history, best_epoch, best, vocab, prompts, train_seconds, ips)));
-  nlohmann::json metrics = {
-      {"best_epoch", best_epoch},         {"image_to_image_p5", best.image_p5},
-      {"text_to_image_p5", best.text_p5}, {"images_per_second", ips},
-      {"train_seconds", train_seconds},   {"history", history}};
+  XRS_RETURN_IF_ERROR(
+      write_file_atomic(partial + "/MODEL_CARD.md",
+                        model_card(o, data, h, history, best_epoch, best, vocab, prompts,
+                                   train_seconds, ips, init.get(), cached, sweep, alpha, written)));
+  // The written model's held-out metrics (after WiSE-FT, for --init runs).
+  nlohmann::json metrics = {{"best_epoch", best_epoch},
+                            {"image_to_image_p5", written.image_p5},
+                            {"text_to_image_p5", written.text_p5},
+                            {"images_per_second", ips},
+                            {"train_seconds", train_seconds},
+                            {"history", history}};
+  if (!sweep.empty()) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const SweepRow& r : sweep) {
+      rows.push_back({{"alpha", r.alpha},
+                      {"image_p5", r.metrics.image_p5},
+                      {"text_p5", r.metrics.text_p5},
+                      {"score", r.metrics.score()}});
+    }
+    metrics["wise_ft"] = {{"alpha", alpha}, {"sweep", rows}};
+  }
+  if (init) metrics["init"] = o.init;
   XRS_RETURN_IF_ERROR(write_file_atomic(partial + "/train_metrics.json", metrics.dump(2) + "\n"));
   const std::string old = out + ".old";
   fs::remove_all(old, ec);
@@ -536,9 +766,11 @@ Status run_training(const TrainOptions& o) {
   char buf[200];
   std::snprintf(
       buf, sizeof buf,
-      "wrote %s: epoch %d kept (held-out image->image P@5 %.3f, text->image P@5 %.3f), "
+      "wrote %s: epoch %d kept%s (held-out image->image P@5 %.3f, text->image P@5 %.3f), "
       "%s in all",
-      out.c_str(), best_epoch, best.image_p5, best.text_p5,
+      out.c_str(), best_epoch,
+      !sweep.empty() ? (", WiSE-FT alpha " + std::to_string(alpha).substr(0, 3)).c_str() : "",
+      written.image_p5, written.text_p5,
       fmt_duration(std::chrono::duration<double>(Clock::now() - t_start).count()).c_str());
   log(buf);
   return Status::ok();

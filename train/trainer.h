@@ -13,7 +13,8 @@ struct TrainOptions {
   std::string out;                      // the model folder written at the end (atomically)
   std::string config;                   // dataset config (default DATA_DIR/xray-search.json)
   std::vector<std::string> categories;  // overrides the config's
-  std::string arch = "small";
+  std::string arch;  // "" = small; not with --init (the architecture is the init model's)
+  std::string init;  // --init MODEL: start from a model the engine loads, keep its tokenizer
   std::string trainable = "all";
   int epochs = 20;
   int batch = 64;
@@ -26,6 +27,7 @@ struct TrainOptions {
   std::string group_column;
   std::string dtype = "f32";  // of the written weights: f32 or f16
   bool force = false;         // replace an existing --out
+  bool no_wise_ft = false;    // --init runs: write the kept epoch as is, no WiSE-FT sweep
   std::string command_line;   // for the model card
   int exit_after_epoch = 0;   // tests: _exit(137) after this epoch's checkpoint (a kill)
   bool quiet = false;

@@ -7,12 +7,14 @@
 #include <filesystem>
 #include <random>
 
+#include "clip/checkpoint/tensor_archive.h"
 #include "clip/clip_model.h"
 #include "core/file_util.h"
 #include "data.h"
 #include "e2e/subprocess.h"
 #include "imaging/encode.h"
 #include "model.h"
+#include "support/test_paths.h"
 #include "tokenizer/tokenizer.h"
 #include "vocab.h"
 
@@ -322,6 +324,221 @@ TEST(TrainRun, CaptionColumnIsUsed) {
   const std::string card = read(data + "/m/MODEL_CARD.md");
   EXPECT_NE(card.find("exposure"), std::string::npos) << card;
   EXPECT_NE(card.find("skeletal"), std::string::npos) << card;
+}
+
+// ---- --init: fine-tuning a model the engine loads ----------------------------------------------
+
+// Every tensor of a weights file as float32, by name.
+std::map<std::string, std::vector<float>> weights_of(const std::string& file) {
+  std::map<std::string, std::vector<float>> out;
+  auto archive = TensorArchive::open(file);
+  EXPECT_TRUE(archive.is_ok()) << file;
+  if (!archive.is_ok()) return out;
+  for (const auto& [name, view] : (*archive)->tensors()) {
+    std::vector<float> v(size_t(view.numel()));
+    EXPECT_TRUE(TensorArchive::to_float(view, v).is_ok()) << name;
+    out[name] = std::move(v);
+  }
+  return out;
+}
+
+// max |a - b| / max |b| over two float arrays.
+double relative_error(const float* a, const float* b, size_t n) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < n; ++i) {
+    diff = std::max(diff, double(std::abs(a[i] - b[i])));
+    scale = std::max(scale, double(std::abs(b[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+TEST(TrainInit, EveryFormatTheEngineLoadsGivesTheEnginesForwardPass) {
+  XRS_REQUIRE_FIXTURES();
+  const std::string dir = xrs::testing::fixtures_dir() + "/tiny-openai-b32";
+  // OpenCLIP folder, OpenAI TorchScript .pt (float16 weights), Hugging Face (q/k/v separate,
+  // projections as nn.Linear): the fixture's files hold the same values.
+  auto openclip = load_init_model(dir);
+  auto pt = load_init_model(dir + "/tiny-openai-b32.pt");
+  auto hf = load_init_model(dir + "/model.safetensors");
+  ASSERT_TRUE(openclip.is_ok()) << openclip.status().message();
+  ASSERT_TRUE(pt.is_ok()) << pt.status().message();
+  ASSERT_TRUE(hf.is_ok()) << hf.status().message();
+  EXPECT_NE(openclip->format, hf->format);
+  EXPECT_NE(openclip->format, pt->format);
+  EXPECT_EQ(openclip->hparams.activation, Activation::kQuickGelu);
+  EXPECT_EQ(openclip->hparams.vocab_size, 49408);
+  ASSERT_EQ(openclip->tensors.size(), hf->tensors.size());
+  for (const auto& [name, t] : openclip->tensors) {
+    EXPECT_TRUE(torch::equal(t, pt->tensors.at(name))) << name;
+    EXPECT_TRUE(torch::equal(t, hf->tensors.at(name))) << name;
+  }
+
+  for (const std::string& model_dir : {dir, xrs::testing::fixtures_dir() + "/tiny-laion-b16"}) {
+    auto init = load_init_model(model_dir);
+    ASSERT_TRUE(init.is_ok()) << init.status().message();
+    const ClipHParams& h = init->hparams;
+    ClipNet net(h);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& [name, t] : net->tensors()) {
+        const_cast<torch::Tensor&>(t).copy_(init->tensors.at(name));
+      }
+    }
+    auto engine = ClipModel::load(model_dir);
+    ASSERT_TRUE(engine.is_ok()) << engine.status().message();
+    torch::manual_seed(1);
+    const int n = 2, S = h.image_size;
+    torch::Tensor px = torch::randn({n, 3, S, S});
+    std::vector<float> img(size_t(n) * h.embed_dim);
+    ASSERT_TRUE(
+        (*engine)
+            ->encode_images(std::span<const float>(px.data_ptr<float>(), px.numel()), n, img)
+            .is_ok());
+    torch::Tensor ref = net->encode_image(px).detach().contiguous();
+    EXPECT_LE(relative_error(img.data(), ref.data_ptr<float>(), img.size()), 1e-4) << model_dir;
+    auto ids = (*engine)->tokenizer()->tokenize("chest x-ray of a patient", true, h.context_length);
+    ASSERT_TRUE(ids.is_ok());
+    std::vector<float> txt(size_t(h.embed_dim));
+    ASSERT_TRUE((*engine)->encode_texts(*ids, 1, txt).is_ok());
+    torch::Tensor tokens = torch::zeros({1, h.context_length}, torch::kInt64);
+    for (int i = 0; i < h.context_length; ++i) tokens[0][i] = (*ids)[i];
+    torch::Tensor ref_txt = net->encode_text(tokens).detach().contiguous();
+    EXPECT_LE(relative_error(txt.data(), ref_txt.data_ptr<float>(), txt.size()), 1e-4) << model_dir;
+    // The towers without projections, projected, are the embeddings.
+    EXPECT_TRUE(
+        torch::allclose(net->project_image(net->image_features(px)), net->encode_image(px)));
+  }
+}
+
+TEST(TrainInit, WiseFtEndsAreTheWeightsThemselves) {
+  torch::manual_seed(2);
+  std::map<std::string, torch::Tensor> init = {{"a", torch::randn({4, 3})},
+                                               {"b", torch::tensor({-0.0f, 1.5f, 2.0f})}};
+  std::map<std::string, torch::Tensor> trained = {{"a", torch::randn({4, 3})},
+                                                  {"b", torch::tensor({0.5f, -1.5f, 4.0f})}};
+  auto bytes = [](const torch::Tensor& t) {
+    torch::Tensor c = t.contiguous();
+    return std::string(reinterpret_cast<const char*>(c.data_ptr<float>()),
+                       size_t(c.numel()) * sizeof(float));
+  };
+  auto zero = wise_ft(init, trained, 0.0), one = wise_ft(init, trained, 1.0),
+       half = wise_ft(init, trained, 0.5);
+  for (const std::string name : {"a", "b"}) {
+    EXPECT_EQ(bytes(zero.at(name)), bytes(init.at(name))) << name;  // -0 stays -0
+    EXPECT_EQ(bytes(one.at(name)), bytes(trained.at(name))) << name;
+    EXPECT_TRUE(torch::allclose(half.at(name), (init.at(name) + trained.at(name)) / 2)) << name;
+  }
+}
+
+std::vector<std::string> init_args(const std::string& data, const std::string& out,
+                                   const std::string& init, int epochs = 3) {
+  return {data,          "--out",     out,
+          "--init",      init,        "--trainable",
+          "projections", "--epochs",  std::to_string(epochs),
+          "--batch",     "8",         "--lr",
+          "2e-3",        "--threads", "1",
+          "--held-out",  "0.25",      "--quiet"};
+}
+
+std::string committed_model() {
+  return xrs::testing::source_dir() + "/models/xray-small";
+}
+
+TEST(TrainInit, ProjectionsTrainOnCachedTowersAndOnlyTheProjectionsChange) {
+  XRS_REQUIRE_PATH(committed_model() + "/open_clip_model.safetensors");
+  const std::string data = make_dataset("init");
+  const std::string out = data + "/m", out_wise = data + "/m-wise";
+  auto args = init_args(data, out, committed_model());
+  args.push_back("--no-wise-ft");
+  ProcessResult r = train(args);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+
+  // The loss falls on the cached features.
+  const auto metrics = nlohmann::json::parse(read(out + "/train_metrics.json"));
+  const auto& history = metrics["history"];
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_LT(history.back()["loss"].get<double>(), history.front()["loss"].get<double>())
+      << history.dump();
+  EXPECT_FALSE(metrics.contains("wise_ft"));
+
+  // Every tensor but the two projections and the logit scale is the init model's, exactly.
+  const auto before = weights_of(committed_model() + "/open_clip_model.safetensors");
+  const auto after = weights_of(out + "/open_clip_model.safetensors");
+  ASSERT_EQ(before.size(), after.size());
+  int changed = 0;
+  for (const auto& [name, v] : before) {
+    ASSERT_TRUE(after.count(name)) << name;
+    const bool trainable =
+        name == "visual.proj" || name == "text_projection" || name == "logit_scale";
+    if (!trainable) {
+      EXPECT_EQ(v, after.at(name)) << name;
+    } else {
+      changed += v != after.at(name);
+    }
+  }
+  EXPECT_GE(changed, 2);  // both projections moved
+  // The init model's tokenizer, kept; the engine loads the result.
+  EXPECT_EQ(read(committed_model() + "/vocab.json"), read(out + "/vocab.json"));
+  EXPECT_EQ(read(committed_model() + "/merges.txt"), read(out + "/merges.txt"));
+  auto model = ClipModel::load(out);
+  ASSERT_TRUE(model.is_ok()) << model.status().message();
+  EXPECT_TRUE((*model)->embed_text("hand x-ray").is_ok());
+  const std::string card = read(out + "/MODEL_CARD.md");
+  EXPECT_NE(card.find("random crops are not applied"), std::string::npos) << card;
+  EXPECT_NE(card.find("fine-tuned from"), std::string::npos) << card;
+
+  // With WiSE-FT: 11 alphas, the kept one the first argmax of the reported score.
+  ProcessResult w = train(init_args(data, out_wise, committed_model()));
+  ASSERT_EQ(w.exit_code, 0) << describe(w);
+  const auto wm = nlohmann::json::parse(read(out_wise + "/train_metrics.json"));
+  ASSERT_TRUE(wm.contains("wise_ft")) << wm.dump();
+  const auto& sweep = wm["wise_ft"]["sweep"];
+  ASSERT_EQ(sweep.size(), 11u);
+  double best = -1, best_alpha = -1;
+  for (size_t k = 0; k < sweep.size(); ++k) {
+    EXPECT_NEAR(sweep[k]["alpha"].get<double>(), k / 10.0, 1e-12);
+    const double score = sweep[k]["image_p5"].get<double>() + sweep[k]["text_p5"].get<double>();
+    EXPECT_NEAR(sweep[k]["score"].get<double>(), score, 1e-12);
+    if (score > best) best = score, best_alpha = sweep[k]["alpha"].get<double>();
+  }
+  EXPECT_EQ(wm["wise_ft"]["alpha"].get<double>(), best_alpha);
+  EXPECT_NEAR(wm["image_to_image_p5"].get<double>() + wm["text_to_image_p5"].get<double>(), best,
+              1e-12);
+  // The same epochs trained: the written weights are the sweep's mix of init and trained.
+  const auto trained = weights_of(out + "/open_clip_model.safetensors");
+  const auto mixed = weights_of(out_wise + "/open_clip_model.safetensors");
+  for (const auto& [name, v] : before) {
+    const auto& t = trained.at(name);
+    const auto& m = mixed.at(name);
+    for (size_t i = 0; i < v.size(); ++i) {
+      EXPECT_NEAR(m[i], (1 - best_alpha) * v[i] + best_alpha * t[i], 1e-5) << name;
+      if (std::abs(m[i] - ((1 - best_alpha) * v[i] + best_alpha * t[i])) > 1e-5) break;
+    }
+  }
+  EXPECT_NE(read(out_wise + "/MODEL_CARD.md").find("## WiSE-FT"), std::string::npos);
+}
+
+TEST(TrainInit, BadInitIsRefusedClearly) {
+  const std::string data = make_dataset("badinit", 4);
+  auto expect_refusal = [&](std::vector<std::string> args, const std::string& needle) {
+    ProcessResult r = train(args);
+    EXPECT_EQ(r.exit_code, 2) << describe(r);
+    EXPECT_NE(r.err.find(needle), std::string::npos) << describe(r);
+  };
+  expect_refusal(init_args(data, data + "/m", "/nonexistent-model"),
+                 "--init /nonexistent-model: not a model the engine can load");
+  const std::string junk = temp_dir("junk-model");
+  ASSERT_TRUE(write_file_atomic(junk + "/open_clip_model.safetensors", "not safetensors").is_ok());
+  expect_refusal(init_args(data, data + "/m", junk), "not a model the engine can load");
+  if (fs::exists(committed_model() + "/open_clip_model.safetensors")) {
+    auto args = init_args(data, data + "/m", committed_model());
+    *std::find(args.begin(), args.end(), "projections") = "last-5-blocks";
+    expect_refusal(args, "--trainable last-5-blocks: N must be between 1 and 4");
+    args = init_args(data, data + "/m", committed_model());
+    args.insert(args.end(), {"--arch", "tiny"});
+    expect_refusal(args, "--arch and --init exclude each other");
+  }
+  EXPECT_FALSE(fs::exists(data + "/m"));
 }
 
 TEST(TrainCli, XraySearchTrainRunsTheTrainer) {
