@@ -16,6 +16,8 @@
 #include "core/file_util.h"
 #include "data.h"
 #include "dataset/config.h"
+#include "eval/metrics.h"
+#include "eval/retrieval.h"
 #include "model.h"
 #include "tokenizer/tokenizer.h"
 #include "vocab.h"
@@ -61,49 +63,66 @@ std::string fmt_duration(double s) {
   return buf;
 }
 
+// Held-out metrics through eval/ (the definitions of `xray-search evaluate`,
+// docs/EVALUATION.md). The headline, which picks the best epoch and the WiSE-FT alpha, is
+// image→image P@5 + text→image P@5, each the mean over its queries (eval's micro average).
 struct Metrics {
-  double image_p5 = 0, text_p5 = 0;
+  double image_p5 = 0, text_p5 = 0;  // micro P@5: the headline
+  eval::Metrics image, text;         // macro averages over the categories, as evaluate reports
   double score() const { return image_p5 + text_p5; }
 };
 
+nlohmann::json metrics_json(const eval::Metrics& m) {
+  nlohmann::json j;
+  for (size_t i = 0; i < eval::kMetricCount; ++i) {
+    j[std::string(eval::metric_key(eval::Metric(i)))] = m.v[i];
+  }
+  return j;
+}
+
 // Held-out evaluation from the held-out images' embeddings [n, E] and the category prompts'
-// [P, E] (unnormalised): leave-one-out image→image P@5 among the held-out images, and text→image
-// P@5 of the category prompts (each built-in template with the category's first word).
-Metrics evaluate(const torch::Tensor& image_embeddings, const torch::Tensor& prompt_embeddings,
-                 const TrainData& data, const std::vector<int>& prompt_category) {
+// [P, E] (unnormalised), with eval/'s retrieval: image→image leave-one-out among the held-out
+// images (relevant: the same category), and each category prompt (a built-in template with the
+// category's first word) against the held-out images. k = 5.
+StatusOr<Metrics> evaluate(const torch::Tensor& image_embeddings,
+                           const torch::Tensor& prompt_embeddings, const TrainData& data,
+                           const std::vector<int>& prompt_category) {
   torch::NoGradGuard no_grad;
-  const int n = int(data.held_out.size());
-  torch::Tensor img = torch::nn::functional::normalize(
-      image_embeddings, torch::nn::functional::NormalizeFuncOptions().dim(-1));
-  std::vector<int> cat(n);
-  for (int i = 0; i < n; ++i) cat[i] = data.examples[data.held_out[i]].category;
+  namespace F = torch::nn::functional;
+  const torch::Tensor img =
+      F::normalize(image_embeddings, F::NormalizeFuncOptions().dim(-1)).contiguous();
+  const torch::Tensor txt = prompt_embeddings.contiguous();
+  const int64_t n = img.size(0), dim = img.size(1);
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  std::iota(ids.begin(), ids.end(), 0);
+  eval::Corpus corpus;
+  corpus.vectors = std::span<const float>(img.data_ptr<float>(), size_t(n * dim));
+  corpus.dim = size_t(dim);
+  corpus.ids = ids;
+  corpus.category_names = data.categories;
+  for (int i : data.held_out) corpus.category.push_back(data.examples[i].category);
+  eval::RunOptions run;
+  run.k = 5;
+  run.threads = 1;
+  XRS_ASSIGN_OR_RETURN(std::vector<eval::QueryResult> images, eval::image_to_image(corpus, run));
+  std::vector<eval::Query> queries(prompt_category.size());
+  for (size_t p = 0; p < queries.size(); ++p) {
+    const float* row = txt[int64_t(p)].data_ptr<float>();
+    queries[p].label = "prompt " + std::to_string(p);
+    queries[p].embedding.assign(row, row + dim);
+    queries[p].category = prompt_category[p];
+  }
+  XRS_ASSIGN_OR_RETURN(std::vector<eval::QueryResult> texts,
+                       eval::run_queries(corpus, queries, run));
+  eval::SummaryOptions summary;
+  summary.bootstrap_samples = 0;
+  const eval::Summary si = eval::summarize(images, summary);
+  const eval::Summary st = eval::summarize(texts, summary);
   Metrics m;
-  const int k = std::min(5, n - 1);
-  if (k > 0) {
-    torch::Tensor sims = torch::matmul(img, img.t());
-    sims.fill_diagonal_(-std::numeric_limits<float>::infinity());
-    torch::Tensor top = std::get<1>(sims.topk(k, 1));
-    auto acc = top.accessor<int64_t, 2>();
-    double sum = 0;
-    for (int i = 0; i < n; ++i) {
-      int hits = 0;
-      for (int j = 0; j < k; ++j) hits += cat[acc[i][j]] == cat[i];
-      sum += double(hits) / k;
-    }
-    m.image_p5 = sum / n;
-  }
-  torch::Tensor txt = torch::nn::functional::normalize(
-      prompt_embeddings, torch::nn::functional::NormalizeFuncOptions().dim(-1));
-  const int kt = std::min(5, n);
-  torch::Tensor top = std::get<1>(torch::matmul(txt, img.t()).topk(kt, 1));
-  auto acc = top.accessor<int64_t, 2>();
-  double sum = 0;
-  for (int p = 0; p < int(prompt_category.size()); ++p) {
-    int hits = 0;
-    for (int j = 0; j < kt; ++j) hits += cat[acc[p][j]] == prompt_category[p];
-    sum += double(hits) / kt;
-  }
-  m.text_p5 = sum / double(prompt_category.size());
+  m.image_p5 = si.micro[eval::Metric::kPk];
+  m.text_p5 = st.micro[eval::Metric::kPk];
+  m.image = si.macro;
+  m.text = st.macro;
   return m;
 }
 
@@ -223,9 +242,11 @@ std::string model_card(const TrainOptions& o, const TrainData& data, const ClipH
   line("");
   line("## Held-out metrics");
   line("");
-  line("Image→image P@5: each held-out image queries the other held-out images (leave-one-out);");
-  line("a hit is the same category. Text→image P@5: the category prompts below against the");
-  line("held-out images.");
+  line("Computed by the evaluation module of `xray-search evaluate` (docs/EVALUATION.md), k = 5.");
+  line("Image→image: each held-out image queries the other held-out images (leave-one-out); a");
+  line("hit is the same category. Text→image: the category prompts below against the held-out");
+  line("images. Per epoch: P@5 as the mean over the queries (micro); their sum picks the kept");
+  line("epoch" + std::string(sweep.empty() ? "" : " and the WiSE-FT α") + ".");
   line("");
   line("| epoch | loss | image→image P@5 | text→image P@5 |");
   line("| --- | --- | --- | --- |");
@@ -260,6 +281,20 @@ std::string model_card(const TrainOptions& o, const TrainData& data, const ClipH
     line(buf);
     line("");
   }
+  line("The written model, macro averages over the categories (the headline of `evaluate`):");
+  line("");
+  line("| | P@1 | P@5 | MAP@R | mAP | MRR |");
+  line("| --- | --- | --- | --- | --- | --- |");
+  for (const auto& [label, m] :
+       {std::pair<const char*, const eval::Metrics&>{"image→image", written.image},
+        {"text→image", written.text}}) {
+    using eval::Metric;
+    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f |", label,
+                  m[Metric::kP1], m[Metric::kPk], m[Metric::kMapAtR], m[Metric::kMap],
+                  m[Metric::kMrr]);
+    line(buf);
+  }
+  line("");
   line("Category prompts: " + [&] {
     std::string p;
     for (const std::string& q : prompts) p += (p.empty() ? "\"" : ", \"") + q + "\"";
@@ -351,6 +386,11 @@ Status run_training(const TrainOptions& o) {
   if (init) log("xray-search-train: --init " + init->weights + " (" + init->format + ")");
   log("xray-search-train: reading " + o.data_dir);
   XRS_ASSIGN_OR_RETURN(TrainData data, load_train_data(d));
+  if (data.held_out.size() < 2) {  // eval/ ranks each held-out image against the others
+    return Status::invalid_argument(
+        "the split leaves " + std::to_string(data.held_out.size()) +
+        " held-out image: at least 2 are needed to evaluate (more images, or a larger --held-out)");
+  }
   log("  " + std::to_string(data.examples.size()) +
       " images: " + std::to_string(data.train.size()) + " training, " +
       std::to_string(data.held_out.size()) + " held out");
@@ -648,10 +688,14 @@ Status run_training(const TrainOptions& o) {
     }
     train_seconds += std::chrono::duration<double>(Clock::now() - t_epoch).count();
     images_seen += epoch_images;
-    const Metrics m = held_out_metrics();
+    XRS_ASSIGN_OR_RETURN(const Metrics m, held_out_metrics());
     const double mean_loss = loss_sum / double(steps_per_epoch);
-    history.push_back(
-        {{"epoch", epoch}, {"loss", mean_loss}, {"image_p5", m.image_p5}, {"text_p5", m.text_p5}});
+    history.push_back({{"epoch", epoch},
+                       {"loss", mean_loss},
+                       {"image_p5", m.image_p5},
+                       {"text_p5", m.text_p5},
+                       {"image_to_image", metrics_json(m.image)},
+                       {"text_to_image", metrics_json(m.text)}});
     const bool better = best_epoch == 0 || m.score() > best.score();
     if (better) {
       best = m, best_epoch = epoch;
@@ -686,7 +730,9 @@ Status run_training(const TrainOptions& o) {
   // WiSE-FT (--init runs): the weights between the init model's and the kept epoch's that score
   // best on the held-out split.
   TensorMap written_tensors = best_tensors;
-  Metrics written = best;
+  // The kept epoch's full metrics (a resumed run only kept its headline).
+  load_tensors(model, best_tensors);
+  XRS_ASSIGN_OR_RETURN(Metrics written, held_out_metrics());
   std::vector<SweepRow> sweep;
   double alpha = 1.0;
   if (init && !o.no_wise_ft) {
@@ -696,7 +742,7 @@ Status run_training(const TrainOptions& o) {
       const double a = k / 10.0;
       TensorMap mix = wise_ft(init->tensors, best_tensors, a);
       load_tensors(model, mix);
-      const Metrics m = held_out_metrics();
+      XRS_ASSIGN_OR_RETURN(const Metrics m, held_out_metrics());
       sweep.push_back({a, m});
       if (k == 0 || m.score() > written.score()) {  // ties: the smaller alpha
         written = m, alpha = a, written_tensors = std::move(mix);
@@ -738,6 +784,8 @@ Status run_training(const TrainOptions& o) {
   nlohmann::json metrics = {{"best_epoch", best_epoch},
                             {"image_to_image_p5", written.image_p5},
                             {"text_to_image_p5", written.text_p5},
+                            {"image_to_image", metrics_json(written.image)},
+                            {"text_to_image", metrics_json(written.text)},
                             {"images_per_second", ips},
                             {"train_seconds", train_seconds},
                             {"history", history}};

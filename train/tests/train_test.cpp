@@ -301,7 +301,7 @@ TEST(TrainRun, BadInputIsRefusedClearly) {
 
 TEST(TrainRun, CaptionColumnIsUsed) {
   // A "report" column: each image's caption comes from it; the vocabulary learns its words.
-  const std::string data = make_dataset("captions", 6, R"({"captions": {"column": "report"}})");
+  const std::string data = make_dataset("captions", 10, R"({"captions": {"column": "report"}})");
   std::string csv = read(data + "/metadata.csv");
   std::string rewritten;
   size_t pos = 0;
@@ -460,6 +460,24 @@ TEST(TrainInit, ProjectionsTrainOnCachedTowersAndOnlyTheProjectionsChange) {
   EXPECT_LT(history.back()["loss"].get<double>(), history.front()["loss"].get<double>())
       << history.dump();
   EXPECT_FALSE(metrics.contains("wise_ft"));
+  // The held-out metrics of the evaluation module; the kept epoch is the first with the largest
+  // image→image P@5 + text→image P@5, and the written model's metrics are that epoch's.
+  int kept = 0;
+  double best_score = -1;
+  for (const auto& e : history) {
+    for (const char* dir : {"image_to_image", "text_to_image"}) {
+      for (const char* key : {"p@1", "p@k", "r_precision", "map_at_r", "map", "mrr"}) {
+        ASSERT_TRUE(e[dir].contains(key)) << e.dump();
+        EXPECT_GE(e[dir][key].get<double>(), 0.0);
+        EXPECT_LE(e[dir][key].get<double>(), 1.0);
+      }
+    }
+    const double score = e["image_p5"].get<double>() + e["text_p5"].get<double>();
+    if (score > best_score) best_score = score, kept = e["epoch"].get<int>();
+  }
+  EXPECT_EQ(metrics["best_epoch"].get<int>(), kept);
+  EXPECT_EQ(metrics["image_to_image_p5"], history[kept - 1]["image_p5"]);
+  EXPECT_EQ(metrics["text_to_image"], history[kept - 1]["text_to_image"]);
 
   // Every tensor but the two projections and the logit scale is the init model's, exactly.
   const auto before = weights_of(committed_model() + "/open_clip_model.safetensors");
@@ -486,6 +504,7 @@ TEST(TrainInit, ProjectionsTrainOnCachedTowersAndOnlyTheProjectionsChange) {
   const std::string card = read(out + "/MODEL_CARD.md");
   EXPECT_NE(card.find("random crops are not applied"), std::string::npos) << card;
   EXPECT_NE(card.find("fine-tuned from"), std::string::npos) << card;
+  EXPECT_NE(card.find("| P@1 | P@5 | MAP@R | mAP | MRR |"), std::string::npos) << card;
 
   // With WiSE-FT: 11 alphas, the kept one the first argmax of the reported score.
   ProcessResult w = train(init_args(data, out_wise, committed_model()));
