@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
                "with --init: write the best epoch's weights as they are (no WiSE-FT sweep)");
   app.add_flag("--quiet", o.quiet, "no progress");
   app.add_option("--exit-after-epoch", o.exit_after_epoch, "tests: exit as if killed")->group("");
+  app.add_flag("--no-feature-cache", o.no_feature_cache, "tests: projections without the cache")
+      ->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

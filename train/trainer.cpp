@@ -345,8 +345,10 @@ Status run_training(const TrainOptions& o) {
     XRS_ASSIGN_OR_RETURN(h, arch_hparams(arch));
   }
   XRS_ASSIGN_OR_RETURN(Trainable trainable, parse_trainable(o.trainable, h));
-  // --trainable projections: the towers are frozen, so their outputs are computed once.
-  const bool cached = trainable.kind == Trainable::Kind::kProjections;
+  // --trainable projections: the towers are frozen, so their outputs are computed once, on fixed
+  // pixels (the serving preprocessing: no random crops).
+  const bool fixed_pixels = trainable.kind == Trainable::Kind::kProjections;
+  const bool cached = fixed_pixels && !o.no_feature_cache;
   if (o.dtype != "f32" && o.dtype != "f16") {
     return Status::invalid_argument("--dtype: '" + o.dtype + "' is not f32 or f16");
   }
@@ -382,7 +384,7 @@ Status run_training(const TrainOptions& o) {
   d.preprocess.mean = h.mean;
   d.preprocess.std = h.std;
   d.threads = o.threads;
-  d.eval_pixels_for_all = cached;
+  d.eval_pixels_for_all = fixed_pixels;
   if (init) log("xray-search-train: --init " + init->weights + " (" + init->format + ")");
   log("xray-search-train: reading " + o.data_dir);
   XRS_ASSIGN_OR_RETURN(TrainData data, load_train_data(d));
@@ -625,7 +627,10 @@ Status run_training(const TrainOptions& o) {
       }
       for (int64_t j = 0; j < n; ++j) {
         const int idx = order[begin + j];
-        if (!cached) {
+        if (fixed_pixels && !cached) {
+          const auto& v = data.eval_pixels[idx];
+          std::memcpy(px[j].data_ptr<float>(), v.data(), v.size() * sizeof(float));
+        } else if (!cached) {
           random_resized_crop(data.cache[idx], S, d.preprocess, rng, px[j].data_ptr<float>());
         }
         const auto& caps = caption_tokens[idx];
@@ -776,10 +781,10 @@ Status run_training(const TrainOptions& o) {
     XRS_RETURN_IF_ERROR(write_vocab(vocab, partial));
   }
   const double ips = double(images_seen) / std::max(1e-9, train_seconds);
-  XRS_RETURN_IF_ERROR(
-      write_file_atomic(partial + "/MODEL_CARD.md",
-                        model_card(o, data, h, history, best_epoch, best, vocab, prompts,
-                                   train_seconds, ips, init.get(), cached, sweep, alpha, written)));
+  XRS_RETURN_IF_ERROR(write_file_atomic(
+      partial + "/MODEL_CARD.md",
+      model_card(o, data, h, history, best_epoch, best, vocab, prompts, train_seconds, ips,
+                 init.get(), fixed_pixels, sweep, alpha, written)));
   // The written model's held-out metrics (after WiSE-FT, for --init runs).
   nlohmann::json metrics = {{"best_epoch", best_epoch},
                             {"image_to_image_p5", written.image_p5},

@@ -30,6 +30,9 @@ struct TrainOptions {
   bool no_wise_ft = false;    // --init runs: write the kept epoch as is, no WiSE-FT sweep
   std::string command_line;   // for the model card
   int exit_after_epoch = 0;   // tests: _exit(137) after this epoch's checkpoint (a kill)
+  // tests: --trainable projections without the feature cache (the towers run every step on the
+  // same fixed pixels), to check that the cache changes nothing but the speed.
+  bool no_feature_cache = false;
   bool quiet = false;
 };
 
