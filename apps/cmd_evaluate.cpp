@@ -30,6 +30,7 @@
 #include "index/duplicates.h"
 #include "index/index_reader.h"
 #include "progress.h"
+#include "service/clip_search_service.h"
 #include "service/search_service.h"
 
 namespace xrs::app {
@@ -444,6 +445,7 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
   ojson doc;
   doc["index"] = index_dir;
   doc["model"] = snap.info.model.name + " " + snap.info.model.weights_sha256.substr(0, 12);
+  doc["precision"] = std::string(kernels::precision_name(recorded_precision(snap.info.model)));
   doc["images"] = snap.rows.size();
   doc["categories"] = corpus.category_names;
   doc["group_column"] = group_column.empty() ? ojson(nullptr) : ojson(group_column);
@@ -475,8 +477,11 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
     std::unique_ptr<ClipModel> model;
     auto need_model = [&]() -> Status {
       if (model) return Status::ok();
-      const std::string& path = model_path;
-      StatusOr<std::unique_ptr<ClipModel>> m = ClipModel::load(path);
+      // At the index's precision (part of the model identity; the text tower is float32 at
+      // every precision, so the text queries are the same).
+      ClipLoadOptions load;
+      load.precision = recorded_precision(snap.info.model);
+      StatusOr<std::unique_ptr<ClipModel>> m = ClipModel::load(model_path, load);
       if (!m.is_ok()) {
         return m.status().with_context(
             "loading the model for the text queries (--model, or "
@@ -672,9 +677,10 @@ void print_thresholds(const char* kind, const ojson& t) {
 }
 
 void print_one(const ojson& d) {
-  std::printf("index %s: %zu images, %zu categories, model %s, k = %d\n",
+  std::printf("index %s: %zu images, %zu categories, model %s (%s), k = %d\n",
               d["index"].get<std::string>().c_str(), d["images"].get<size_t>(),
-              d["categories"].size(), d["model"].get<std::string>().c_str(), d["k"].get<int>());
+              d["categories"].size(), d["model"].get<std::string>().c_str(),
+              d["precision"].get<std::string>().c_str(), d["k"].get<int>());
   if (!d["group_column"].is_null()) {
     std::printf("groups: column '%s' (%zu images grouped): a query's own group is left out\n",
                 d["group_column"].get<std::string>().c_str(), d["grouped_images"].get<size_t>());
@@ -777,8 +783,9 @@ void print_side_by_side(const std::vector<ojson>& docs) {
   }
   std::printf("(chance in parentheses)\n");
   for (size_t i = 0; i < docs.size(); ++i) {
-    std::printf("[%zu] %s: model %s\n", i + 1, docs[i]["index"].get<std::string>().c_str(),
-                docs[i]["model"].get<std::string>().c_str());
+    std::printf("[%zu] %s: model %s, %s\n", i + 1, docs[i]["index"].get<std::string>().c_str(),
+                docs[i]["model"].get<std::string>().c_str(),
+                docs[i]["precision"].get<std::string>().c_str());
   }
 }
 
