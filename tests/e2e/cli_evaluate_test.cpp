@@ -177,6 +177,19 @@ class CliEvaluateTest : public ::testing::Test {
   static std::string index() { return *dir_ + "/idx"; }
   static std::string file(const std::string& name) { return *dir_ + "/" + name; }
 
+  // A model folder of the tiny fixture's name (so the same identity) under file(parent), holding
+  // links to the fixture's files: a place to write xray-search-model.json.
+  static std::string linked_model(const std::string& parent) {
+    const std::string model = file(parent) + "/tiny-openai-b32";
+    std::filesystem::remove_all(file(parent));
+    std::filesystem::create_directories(model);
+    for (const char* f :
+         {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
+      std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
+    }
+    return model;
+  }
+
   static json evaluate_json(std::vector<std::string> args) {
     args.insert(args.begin(), {"evaluate", "--index", index(), "--json"});
     const ProcessResult r = run_cli(args);
@@ -374,14 +387,7 @@ TEST_F(CliEvaluateTest, NearDuplicateGroupsMatchNumpy) {
     data.add(copy, data.file(name));
   }
   data.write_metadata();
-  // A model folder of links to the fixture's files, where the settings file can be written.
-  const std::string model = file("dups-model") + "/tiny-openai-b32";
-  std::filesystem::remove_all(file("dups-model"));
-  std::filesystem::create_directories(model);
-  for (const char* f :
-       {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
-    std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
-  }
+  const std::string model = linked_model("dups-model");
   const std::string idx = file("dups-idx");
   std::filesystem::remove_all(idx);
   const ProcessResult indexed =
@@ -498,14 +504,7 @@ TEST_F(CliEvaluateTest, SideBySide) {
 // --write-model-config writes the suggested thresholds beside the model; search then uses them as
 // its defaults (an explicit --min-score still wins), and a malformed file is an error.
 TEST_F(CliEvaluateTest, ModelConfigThresholds) {
-  // A model folder of the same name (so the same identity) holding links to the fixture's files.
-  const std::string model = file("models") + "/tiny-openai-b32";
-  std::filesystem::remove_all(file("models"));
-  std::filesystem::create_directories(model);
-  for (const char* f :
-       {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
-    std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
-  }
+  const std::string model = linked_model("models");
   const std::string settings = model + "/xray-search-model.json";
   // Without the file: the built-in defaults.
   const ProcessResult before =
@@ -557,13 +556,7 @@ TEST_F(CliEvaluateTest, ModelConfigThresholds) {
 // reports the ensemble beside the single prompt, both against NumPy.
 TEST_F(CliEvaluateTest, PromptEnsembleInSearchAndEvaluate) {
   REQUIRE_NUMPY();
-  const std::string model = file("ensemble-models") + "/tiny-openai-b32";
-  std::filesystem::remove_all(file("ensemble-models"));
-  std::filesystem::create_directories(model);
-  for (const char* f :
-       {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
-    std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
-  }
+  const std::string model = linked_model("ensemble-models");
   const std::vector<std::string> templates = {"a {} x-ray", "a radiograph of the {}", "{}"};
   write_text(model + "/xray-search-model.json", json{{"prompt_templates", templates}}.dump());
   auto ensemble = [&](const std::string& text) {
