@@ -1,4 +1,5 @@
-// xray-search duplicates --index IDX [--min-score 0.97] [--json] [--sheet FILE.html] [--data DIR]
+// xray-search duplicates --index IDX [--min-score S] [--json] [--sheet FILE.html] [--data DIR]
+// (S default: the duplicate_min_score of the index's model, xray-search-model.json, else 0.97)
 // Groups of near-identical images (index/duplicates.h): a table, or JSON
 // {"groups":[{"images":[names...],"min_score":S},...]}, and optionally an HTML contact sheet.
 #include <cmath>
@@ -6,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "clip/model_settings.h"
 #include "common.h"
 #include "core/file_util.h"
 #include "index/duplicates.h"
@@ -20,6 +22,7 @@ namespace {
 struct DuplicatesOptions {
   std::string index_dir;
   double min_score = kDefaultDuplicateMinScore;
+  bool has_min_score = false;
   bool json = false;
   std::string sheet;
   std::string data_dir;
@@ -86,7 +89,7 @@ int write_sheet(const DuplicatesOptions& o, const IndexReader& index,
 }
 
 int run_duplicates(const DuplicatesOptions& o) {
-  const float min_score = static_cast<float>(o.min_score);
+  float min_score = static_cast<float>(o.min_score);
   if (Status s = validate_duplicate_min_score(min_score); !s.is_ok()) return report_error(s, true);
   if (o.thumbnail_size < 16 || o.thumbnail_size > 1024) {
     return report_error(Status::invalid_argument("--thumbnail-size must be between 16 and 1024"),
@@ -94,6 +97,15 @@ int run_duplicates(const DuplicatesOptions& o) {
   }
   StatusOr<std::shared_ptr<const IndexReader>> index = IndexReader::open(o.index_dir);
   if (!index.is_ok()) return report_error(index.status().with_context(o.index_dir));
+  if (!o.has_min_score) {
+    // The threshold of the model the index was built with, when its folder sets one.
+    const auto& settings = (*index)->catalog_info().settings;
+    if (auto it = settings.find(kSettingModelPath); it != settings.end() && !it->second.empty()) {
+      StatusOr<ModelSettings> model = load_model_settings(it->second);
+      if (!model.is_ok()) return report_error(model.status());
+      min_score = model->duplicate_min_score.value_or(min_score);
+    }
+  }
   DuplicateOptions options;
   options.min_score = min_score;
   StatusOr<std::vector<DuplicateGroup>> groups = find_duplicate_groups(**index, options);
@@ -122,9 +134,11 @@ void setup_duplicates(CLI::App& app, int& exit_code) {
       "List groups of near-identical indexed images (one neighbour search per image; groups are "
       "linked pairs at or above --min-score)");
   cmd->add_option("--index", o->index_dir, "index folder")->required();
-  cmd->add_option("--min-score", o->min_score,
-                  "cosine similarity at or above which two images are near-duplicates, in (0, 1]")
-      ->capture_default_str();
+  CLI::Option* min_score =
+      cmd->add_option("--min-score", o->min_score,
+                      "cosine similarity at or above which two images are near-duplicates, in "
+                      "(0, 1] (default: the duplicate_min_score of the index's model, "
+                      "xray-search-model.json, else 0.97)");
   cmd->add_flag("--json", o->json, "print JSON: {\"groups\":[{\"images\":[...],\"min_score\":S}]}");
   cmd->add_option("--sheet", o->sheet,
                   "also write a self-contained HTML contact sheet (thumbnails embedded) here");
@@ -132,7 +146,10 @@ void setup_duplicates(CLI::App& app, int& exit_code) {
                   "where the indexed images are (default: the folder recorded in the index)");
   cmd->add_option("--thumbnail-size", o->thumbnail_size, "contact sheet thumbnails, pixels")
       ->capture_default_str();
-  cmd->callback([o, &exit_code] { exit_code = run_duplicates(*o); });
+  cmd->callback([o, min_score, &exit_code] {
+    o->has_min_score = min_score->count() > 0;
+    exit_code = run_duplicates(*o);
+  });
 }
 
 }  // namespace xrs::app

@@ -1,9 +1,11 @@
 // xray-search evaluate --index IDX [--index IDX2 ...] [--queries FILE] [--k 5] [--json]
-//                      [--model M] [--group-column COL] [--image-only]
+//                      [--model M] [--group-column COL] [--duplicate-min-score S]
+//                      [--keep-near-duplicates] [--image-only]
 // Retrieval quality on the stored embeddings (nothing is embedded again but the text queries):
 // image→image leave-one-out, text→image from per-category prompts or a JSONL file, metrics with
 // chance baselines and bootstrap intervals, and suggested score thresholds. docs/EVALUATION.md.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,13 +20,17 @@
 #include "clip/model_settings.h"
 #include "clip/prompt_ensemble.h"
 #include "common.h"
+#include "core/disjoint_sets.h"
 #include "dataset/config.h"
 #include "dataset/csv.h"
 #include "eval/metrics.h"
 #include "eval/retrieval.h"
 #include "evaluate_report.h"
 #include "index/catalog.h"
+#include "index/duplicates.h"
+#include "index/index_reader.h"
 #include "progress.h"
+#include "service/clip_search_service.h"
 #include "service/search_service.h"
 
 namespace xrs::app {
@@ -46,6 +52,10 @@ struct EvaluateOptions {
   std::string model;
   std::string group_column;
   bool has_group_column = false;
+  // Near-duplicate groups left out of their members' rankings: at --duplicate-min-score, else
+  // at the model's duplicate_min_score; off without either, or with --keep-near-duplicates.
+  double duplicate_min_score = 0;  // > 0: given
+  bool keep_near_duplicates = false;
   int k = kDefaultK;
   int threads = 0;
   int bootstrap = 1000;
@@ -254,9 +264,10 @@ StatusOr<std::vector<UserQuery>> read_queries(const std::string& path,
   return out;
 }
 
-// Group ids per row from the dataset's metadata.csv column `column` ("" value: no group).
-StatusOr<std::vector<int64_t>> read_groups(const std::string& data_dir, const std::string& column,
-                                           const std::vector<ImageRecord>& rows) {
+// Group keys per row from the dataset's metadata.csv column `column` ("": no group).
+StatusOr<std::vector<std::string>> read_groups(const std::string& data_dir,
+                                               const std::string& column,
+                                               const std::vector<ImageRecord>& rows) {
   if (data_dir.empty()) {
     return Status::failed_precondition(
         "the index does not record its dataset folder, so the "
@@ -274,15 +285,10 @@ StatusOr<std::vector<int64_t>> read_groups(const std::string& data_dir, const st
   for (const CsvRecord& r : table.records) {
     group_of[r.fields[static_cast<size_t>(name_col)]] = r.fields[static_cast<size_t>(col)];
   }
-  std::map<std::string, int64_t> ids;
-  std::vector<int64_t> out;
+  std::vector<std::string> out;
   for (const ImageRecord& r : rows) {
     auto it = group_of.find(r.image_name);
-    if (it == group_of.end() || it->second.empty()) {
-      out.push_back(-1);
-    } else {
-      out.push_back(ids.try_emplace(it->second, static_cast<int64_t>(ids.size())).first->second);
-    }
+    out.push_back(it == group_of.end() ? std::string() : it->second);
   }
   return out;
 }
@@ -363,10 +369,52 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
     if (!config.is_ok()) return config.status();
     group_column = config->group_column;
   }
+  std::vector<std::string> group_keys(snap.rows.size());
   size_t grouped = 0;
   if (!group_column.empty()) {
-    XRS_ASSIGN_OR_RETURN(corpus.group, read_groups(data_dir, group_column, snap.rows));
-    for (int64_t g : corpus.group) grouped += g >= 0;
+    XRS_ASSIGN_OR_RETURN(group_keys, read_groups(data_dir, group_column, snap.rows));
+    for (const std::string& g : group_keys) grouped += !g.empty();
+  }
+
+  // The model's folder: its settings give the thresholds in force (and receive the suggested
+  // ones with --write-model-config).
+  std::string model_path = o.model;
+  if (model_path.empty()) model_path = setting(snap.info, kSettingModelPath);
+  if (model_path.empty()) model_path = default_model_path();
+  XRS_ASSIGN_OR_RETURN(const ModelSettings model_settings, load_model_settings(model_path));
+
+  // Near-duplicate groups (index/duplicates.h, one neighbour search per image) are left out of
+  // their members' rankings like a patient's images: a repeat exposure of the query is no
+  // evidence that the search finds the right X-ray. Joined with the column's groups (a chain
+  // across both is one group). Only at a threshold meant for this model (given, or its
+  // settings'): a fixed one can join most of a collection for a model whose embeddings of
+  // distinct X-rays lie close together.
+  std::vector<std::vector<size_t>> duplicate_rows;
+  size_t duplicate_images = 0, largest_duplicate_group = 0;
+  const float duplicate_min_score = o.keep_near_duplicates ? 0.0f
+                                    : o.duplicate_min_score > 0.0
+                                        ? static_cast<float>(o.duplicate_min_score)
+                                        : model_settings.duplicate_min_score.value_or(0.0f);
+  const bool near_duplicates = duplicate_min_score > 0.0f;
+  if (near_duplicates) {
+    XRS_ASSIGN_OR_RETURN(std::shared_ptr<const IndexReader> reader, IndexReader::open(index_dir));
+    DuplicateOptions dopt;
+    dopt.min_score = duplicate_min_score;
+    XRS_ASSIGN_OR_RETURN(std::vector<DuplicateGroup> groups, find_duplicate_groups(*reader, dopt));
+    for (const DuplicateGroup& g : groups) {
+      std::vector<size_t> rows;
+      for (int64_t id : g.ids) {
+        if (auto it = row_by_id.find(id); it != row_by_id.end()) rows.push_back(it->second);
+      }
+      if (rows.size() < 2) continue;  // the index changed between the two reads
+      duplicate_images += rows.size();
+      largest_duplicate_group = std::max(largest_duplicate_group, rows.size());
+      duplicate_rows.push_back(std::move(rows));
+    }
+  }
+  if (grouped > 0 || !duplicate_rows.empty()) {
+    const std::vector<size_t> label = link_components(group_keys, duplicate_rows);
+    corpus.group.assign(label.begin(), label.end());
   }
 
   eval::RunOptions run;
@@ -397,21 +445,29 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
   ojson doc;
   doc["index"] = index_dir;
   doc["model"] = snap.info.model.name + " " + snap.info.model.weights_sha256.substr(0, 12);
+  doc["precision"] = std::string(kernels::precision_name(recorded_precision(snap.info.model)));
   doc["images"] = snap.rows.size();
   doc["categories"] = corpus.category_names;
   doc["group_column"] = group_column.empty() ? ojson(nullptr) : ojson(group_column);
   doc["grouped_images"] = grouped;
+  if (near_duplicates) {
+    doc["near_duplicates"] = {
+        {"min_score", duplicate_min_score},
+        {"from", o.duplicate_min_score > 0.0 ? "--duplicate-min-score" : "model settings"},
+        {"groups", duplicate_rows.size()},
+        {"images", duplicate_images},
+        {"largest_group", largest_duplicate_group}};
+  } else {
+    doc["near_duplicates"] = nullptr;
+  }
   doc["k"] = o.k;
   ojson i2i = summary_json(eval::summarize(image_results, sopt));
-  i2i["protocol"] = group_column.empty() ? "leave-one-out" : "leave-one-out, own group left out";
+  i2i["protocol"] = std::string("leave-one-out") +
+                    (group_column.empty() && !near_duplicates ? ""
+                     : group_column.empty() ? ", own near-duplicate group left out"
+                     : !near_duplicates     ? ", own group left out"
+                                            : ", own group and near-duplicates left out");
   doc["image_to_image"] = i2i;
-
-  // The model's folder: its settings give the thresholds in force (and receive the suggested
-  // ones with --write-model-config).
-  std::string model_path = o.model;
-  if (model_path.empty()) model_path = setting(snap.info, kSettingModelPath);
-  if (model_path.empty()) model_path = default_model_path();
-  XRS_ASSIGN_OR_RETURN(const ModelSettings model_settings, load_model_settings(model_path));
   doc["model_settings"] = model_settings.path.empty() ? ojson(nullptr) : ojson(model_settings.path);
 
   std::vector<eval::QueryResult> text_results, ensemble_results;
@@ -421,8 +477,11 @@ StatusOr<IndexEvaluation> evaluate_index(const std::string& index_dir, const Eva
     std::unique_ptr<ClipModel> model;
     auto need_model = [&]() -> Status {
       if (model) return Status::ok();
-      const std::string& path = model_path;
-      StatusOr<std::unique_ptr<ClipModel>> m = ClipModel::load(path);
+      // At the index's precision (part of the model identity; the text tower is float32 at
+      // every precision, so the text queries are the same).
+      ClipLoadOptions load;
+      load.precision = recorded_precision(snap.info.model);
+      StatusOr<std::unique_ptr<ClipModel>> m = ClipModel::load(model_path, load);
       if (!m.is_ok()) {
         return m.status().with_context(
             "loading the model for the text queries (--model, or "
@@ -618,12 +677,32 @@ void print_thresholds(const char* kind, const ojson& t) {
 }
 
 void print_one(const ojson& d) {
-  std::printf("index %s: %zu images, %zu categories, model %s, k = %d\n",
+  std::printf("index %s: %zu images, %zu categories, model %s (%s), k = %d\n",
               d["index"].get<std::string>().c_str(), d["images"].get<size_t>(),
-              d["categories"].size(), d["model"].get<std::string>().c_str(), d["k"].get<int>());
+              d["categories"].size(), d["model"].get<std::string>().c_str(),
+              d["precision"].get<std::string>().c_str(), d["k"].get<int>());
   if (!d["group_column"].is_null()) {
     std::printf("groups: column '%s' (%zu images grouped): a query's own group is left out\n",
                 d["group_column"].get<std::string>().c_str(), d["grouped_images"].get<size_t>());
+  }
+  if (!d["near_duplicates"].is_null()) {
+    const ojson& n = d["near_duplicates"];
+    std::printf(
+        "near-duplicates: %zu groups of %zu images at cosine >= %.3f (%s): a query's "
+        "near-duplicates are left out\n",
+        n["groups"].get<size_t>(), n["images"].get<size_t>(), n["min_score"].get<double>(),
+        n["from"].get<std::string>().c_str());
+    if (4 * n["largest_group"].get<size_t>() > d["images"].get<size_t>()) {
+      std::printf(
+          "  warning: one near-duplicate group holds %zu of %zu images: %.3f is too low a "
+          "threshold for this model (check with `xray-search duplicates --sheet`)\n",
+          n["largest_group"].get<size_t>(), d["images"].get<size_t>(),
+          n["min_score"].get<double>());
+    }
+  } else {
+    std::printf(
+        "near-duplicates: not left out (no threshold for this model: give "
+        "--duplicate-min-score S or set duplicate_min_score in its xray-search-model.json)\n");
   }
   print_section("image → image (leave-one-out)", d["image_to_image"]);
   if (!d["text_to_image"].is_null()) {
@@ -704,8 +783,9 @@ void print_side_by_side(const std::vector<ojson>& docs) {
   }
   std::printf("(chance in parentheses)\n");
   for (size_t i = 0; i < docs.size(); ++i) {
-    std::printf("[%zu] %s: model %s\n", i + 1, docs[i]["index"].get<std::string>().c_str(),
-                docs[i]["model"].get<std::string>().c_str());
+    std::printf("[%zu] %s: model %s, %s\n", i + 1, docs[i]["index"].get<std::string>().c_str(),
+                docs[i]["model"].get<std::string>().c_str(),
+                docs[i]["precision"].get<std::string>().c_str());
   }
 }
 
@@ -803,6 +883,23 @@ void setup_evaluate(CLI::App& app, int& exit_code) {
       "--group-column", o->group_column,
       "metadata.csv column grouping images (patient/study id); default: the dataset config's "
       "group_column; \"\" for none");
+  CLI::Option* duplicate_min_score =
+      cmd->add_option("--duplicate-min-score", o->duplicate_min_score,
+                      "near-duplicates (cosine >= S) are left out of each other's image→image "
+                      "rankings (default: the model's duplicate_min_score; none: not left out)")
+          ->check(CLI::Validator(
+              [](const std::string& text) -> std::string {
+                double v = NAN;
+                auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+                const bool ok =
+                    ec == std::errc() && ptr == text.data() + text.size() && v > 0.0 && v <= 1.0;
+                return ok ? std::string() : "must be a cosine similarity in (0, 1], got " + text;
+              },
+              "in (0, 1]"));
+  cmd->add_flag("--keep-near-duplicates", o->keep_near_duplicates,
+                "rank near-duplicates of the query like any other image, whatever the model's "
+                "duplicate_min_score")
+      ->excludes(duplicate_min_score);
   cmd->add_option("--threads", o->threads, "ranking threads (default: all cores)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--bootstrap", o->bootstrap, "bootstrap samples for the 95% intervals (0: none)")

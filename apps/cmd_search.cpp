@@ -58,9 +58,10 @@ void print_table(const SearchResponse& r, bool collapsed) {
   }
 }
 
-// --collapse-duplicates[=S]: the default threshold without a value.
-StatusOr<float> parse_collapse(const std::string& text) {
-  if (text.empty()) return kDefaultDuplicateMinScore;
+// --collapse-duplicates[=S]: nullopt without a value (the model's threshold, known once the
+// service is open).
+StatusOr<std::optional<float>> parse_collapse(const std::string& text) {
+  if (text.empty()) return std::optional<float>();
   double t = NAN;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
   if (ec != std::errc() || ptr != text.data() + text.size() || !(t > 0.0 && t <= 1.0)) {
@@ -69,7 +70,7 @@ StatusOr<float> parse_collapse(const std::string& text) {
         "got '" +
         text + "'");
   }
-  return static_cast<float>(t);
+  return std::optional<float>(static_cast<float>(t));
 }
 
 // One --term: [WEIGHT:]SOURCE, SOURCE one of text:T, image:FILE, id:N, embedding:FILE, or bare:
@@ -157,10 +158,13 @@ int run_search(const SearchCmdOptions& o) {
   if (o.has_min_score) options.min_score = static_cast<float>(o.min_score);
   if (!o.category.empty()) options.category = o.category;
   options.exclude_self = !o.include_self;
+  bool collapse_default = false;
   if (o.has_collapse) {
-    StatusOr<float> t = parse_collapse(o.collapse);
+    StatusOr<std::optional<float>> t = parse_collapse(o.collapse);
     if (!t.is_ok()) return report_error(t.status(), true);
-    options.collapse_duplicates = *t;
+    // Checked with the other options now; the model's own threshold replaces it below.
+    options.collapse_duplicates = t->value_or(kDefaultDuplicateMinScore);
+    collapse_default = !t->has_value();
   }
   options.raw_text = o.raw_text;
   if (Status s = validate_search_options(options); !s.is_ok()) return report_error(s, true);
@@ -173,6 +177,7 @@ int run_search(const SearchCmdOptions& o) {
   service_options.precision = *precision;
   StatusOr<std::unique_ptr<SearchService>> service = SearchService::open(service_options);
   if (!service.is_ok()) return report_error(service.status());
+  if (collapse_default) options.collapse_duplicates = (*service)->info().duplicate_min_score;
 
   StatusOr<SearchResponse> response = Status::internal("no query");
   std::string kind;
@@ -254,9 +259,11 @@ void setup_search(CLI::App& app, int& exit_code) {
   cmd->add_flag("--include-self", o->include_self,
                 "keep the query image in the results when it is itself indexed");
   CLI::Option* collapse =
-      cmd->add_option("--collapse-duplicates", o->collapse,
-                      "hide near-duplicates of a result shown above (cosine >= S, default 0.97); "
-                      "each result counts what it hides; --k/--offset page the collapsed ranking")
+      cmd->add_option(
+             "--collapse-duplicates", o->collapse,
+             "hide near-duplicates of a result shown above (cosine >= S; default: the model's "
+             "duplicate_min_score in xray-search-model.json, else 0.97); "
+             "each result counts what it hides; --k/--offset page the collapsed ranking")
           ->expected(0, 1);
   cmd->add_flag("--raw-text", o->raw_text,
                 "embed the text as typed, not through the model's prompt templates "

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <thread>
 
+#include "core/disjoint_sets.h"
 #include "core/strings.h"
 #include "dataset/validate.h"
 #include "imaging/decode.h"
@@ -108,6 +110,7 @@ StatusOr<TrainData> load_train_data(const DataOptions& o, void (*progress)(int, 
     generated.push_back(std::move(caps));
   }
   std::vector<int> per_category(data.categories.size(), 0);
+  std::vector<std::string> keys, column_values;  // per example
   for (const DatasetEntry& e : report.entries) {
     const auto it = std::find(data.categories.begin(), data.categories.end(), e.category);
     if (it == data.categories.end()) continue;  // validation already refused these
@@ -121,15 +124,42 @@ StatusOr<TrainData> load_train_data(const DataOptions& o, void (*progress)(int, 
       if (c != e.extra.end() && !c->second.empty()) ex.captions = {c->second};
     }
     if (ex.captions.empty()) ex.captions = generated[ex.category];
-    std::string key = ex.image_name;
+    std::string key = ex.image_name, value;
     if (!o.group_column.empty()) {
       const auto g = e.extra.find(o.group_column);
-      if (g != e.extra.end()) key = g->second;
+      if (g != e.extra.end() && !g->second.empty()) key = value = g->second;
     }
-    ex.held_out = is_held_out(key, o.held_out);
+    keys.push_back(std::move(key));
+    column_values.push_back(std::move(value));
     ++per_category[ex.category];
-    (ex.held_out ? data.held_out : data.train).push_back(int(data.examples.size()));
     data.examples.push_back(std::move(ex));
+  }
+  if (!o.linked.empty()) {
+    std::map<std::string, size_t> row_of;
+    for (size_t i = 0; i < data.examples.size(); ++i) row_of[data.examples[i].image_name] = i;
+    std::vector<std::vector<size_t>> groups;
+    for (const std::vector<std::string>& names : o.linked) {
+      std::vector<size_t> rows;
+      for (const std::string& name : names) {
+        if (auto it = row_of.find(name); it != row_of.end()) rows.push_back(it->second);
+      }
+      if (rows.size() < 2) continue;
+      ++data.linked_groups;
+      data.linked_images += int(rows.size());
+      groups.push_back(std::move(rows));
+    }
+    const std::vector<size_t> label = link_components(column_values, groups);
+    std::map<size_t, std::string> part_key;  // component -> its smallest key
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto [it, inserted] = part_key.try_emplace(label[i], keys[i]);
+      if (!inserted && keys[i] < it->second) it->second = keys[i];
+    }
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = part_key[label[i]];
+  }
+  for (size_t i = 0; i < data.examples.size(); ++i) {
+    Example& ex = data.examples[i];
+    ex.held_out = is_held_out(keys[i], o.held_out);
+    (ex.held_out ? data.held_out : data.train).push_back(int(i));
   }
   for (size_t c = 0; c < data.categories.size(); ++c) {
     if (per_category[c] == 0) {

@@ -19,8 +19,11 @@ struct DataOptions {
   std::string data_dir;
   DatasetConfig config;      // categories, extensions, captions
   std::string group_column;  // split by this metadata.csv column; "" = by image
-  double held_out = 0.2;     // fraction of groups held out
-  int image_size = 224;      // S
+  // Groups of image names kept on one side of the split (near-duplicates; names that are not in
+  // the dataset are ignored).
+  std::vector<std::vector<std::string>> linked;
+  double held_out = 0.2;  // fraction of groups held out
+  int image_size = 224;   // S
   ClipPreprocessConfig preprocess;
   int threads = 2;  // decoding
   // Every example gets eval_pixels (the serving preprocessing), training ones too, and no crop
@@ -47,10 +50,17 @@ struct TrainData {
   std::vector<Image> cache;
   std::vector<std::vector<float>> eval_pixels;
   int rows = 0;  // metadata.csv rows
+  // DataOptions::linked as it applied: groups with at least two of the dataset's images, and
+  // their images.
+  int linked_groups = 0, linked_images = 0;
+  std::string linked_source;  // where the groups came from, for the model card ("": none)
 };
 
 // The split: an example is held out when FNV-1a(key) mod 10000 < held_out * 10000, key = the
-// group column's value (else the image name). Stable across runs, seeds and row order.
+// group column's value (else the image name). Stable across runs, seeds and row order. With
+// DataOptions::linked, the images joined through equal column values and linked groups (a chain
+// across both is one part; core/disjoint_sets.h) share one key, the smallest of their keys, so a
+// part is held out or trained on whole; images that no group links keep their own key.
 bool is_held_out(const std::string& key, double held_out);
 
 // Loads, validates (errors: the dataset's fatal problems, a caption column that metadata.csv

@@ -43,6 +43,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--group-column", o.group_column,
                  "split by this metadata.csv column (e.g. a patient id) instead of by image");
+  app.add_option("--near-duplicates", o.near_duplicates,
+                 "keep the near-duplicate groups of this index (of the same dataset, any model) "
+                 "on one side of the split");
+  app.add_option("--duplicate-min-score", o.duplicate_min_score,
+                 "their cosine threshold (default: the index model's duplicate_min_score, else "
+                 "0.97)");
   app.add_option("--dtype", o.dtype, "weights written: f32 or f16")->capture_default_str();
   app.add_option("--config", o.config, "dataset config (default DATA_DIR/xray-search.json)");
   app.add_option("--categories", o.categories, "categories (overrides the config)")->delimiter(',');

@@ -19,6 +19,7 @@
 #include "eval/metrics.h"
 #include "eval/retrieval.h"
 #include "model.h"
+#include "near_duplicates.h"
 #include "tokenizer/tokenizer.h"
 #include "vocab.h"
 
@@ -203,6 +204,10 @@ std::string model_card(const TrainOptions& o, const TrainData& data, const ClipH
   line("`" + o.data_dir + "`: " + std::to_string(data.examples.size()) + " images (" +
        std::to_string(data.train.size()) + " training, " + std::to_string(data.held_out.size()) +
        " held out, split by " + (o.group_column.empty() ? "image" : "'" + o.group_column + "'") +
+       (data.linked_source.empty()
+            ? std::string()
+            : "; " + std::to_string(data.linked_groups) + " " + data.linked_source + ", " +
+                  std::to_string(data.linked_images) + " images, each group on one side") +
        ").");
   line("");
   line("| category | training | held out |");
@@ -378,6 +383,13 @@ Status run_training(const TrainOptions& o) {
     XRS_RETURN_IF_ERROR(check_dataset_config(d.config));
   }
   d.group_column = o.group_column;
+  NearDuplicates near;
+  if (!o.near_duplicates.empty()) {
+    XRS_ASSIGN_OR_RETURN(near, load_near_duplicates(o.near_duplicates, o.duplicate_min_score));
+    d.linked = near.groups;
+  } else if (o.duplicate_min_score != 0) {
+    return Status::invalid_argument("--duplicate-min-score needs --near-duplicates INDEX");
+  }
   d.held_out = o.held_out;
   d.image_size = h.image_size;
   d.preprocess.image_size = h.image_size;
@@ -396,6 +408,14 @@ Status run_training(const TrainOptions& o) {
   log("  " + std::to_string(data.examples.size()) +
       " images: " + std::to_string(data.train.size()) + " training, " +
       std::to_string(data.held_out.size()) + " held out");
+  if (!o.near_duplicates.empty()) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " at cosine %.4f (%s)", near.min_score,
+                  near.threshold_from.c_str());
+    data.linked_source = "near-duplicate groups of index `" + o.near_duplicates + "`" + buf;
+    log("  " + std::to_string(data.linked_groups) + " near-duplicate groups (" +
+        std::to_string(data.linked_images) + " images) kept on one side of the split" + buf);
+  }
 
   // Tokenizer learnt from the captions.
   const std::string state = state_dir_for(o.out);
@@ -563,6 +583,8 @@ Status run_training(const TrainOptions& o) {
                        {"threads", o.threads},
                        {"held_out", o.held_out},
                        {"group", o.group_column},
+                       {"near_duplicates", o.near_duplicates},
+                       {"duplicate_min_score", near.min_score},
                        {"vocab", h.vocab_size}};
   const std::string fingerprint = fp.dump();
   const std::string ckpt = state + "/checkpoint.pt";

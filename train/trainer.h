@@ -25,11 +25,13 @@ struct TrainOptions {
   int threads = 2;
   double held_out = 0.2;
   std::string group_column;
-  std::string dtype = "f32";  // of the written weights: f32 or f16
-  bool force = false;         // replace an existing --out
-  bool no_wise_ft = false;    // --init runs: write the kept epoch as is, no WiSE-FT sweep
-  std::string command_line;   // for the model card
-  int exit_after_epoch = 0;   // tests: _exit(137) after this epoch's checkpoint (a kill)
+  std::string near_duplicates;     // an index of the dataset: its near-duplicate groups
+  double duplicate_min_score = 0;  // their threshold; <= 0: the model's, else 0.97
+  std::string dtype = "f32";       // of the written weights: f32 or f16
+  bool force = false;              // replace an existing --out
+  bool no_wise_ft = false;         // --init runs: write the kept epoch as is, no WiSE-FT sweep
+  std::string command_line;        // for the model card
+  int exit_after_epoch = 0;        // tests: _exit(137) after this epoch's checkpoint (a kill)
   // tests: --trainable projections without the feature cache (the towers run every step on the
   // same fixed pixels), to check that the cache changes nothing but the speed.
   bool no_feature_cache = false;

@@ -26,6 +26,7 @@
     category: $('category-select'),
     minScore: $('min-score'),
     minScoreHelp: $('min-score-help'),
+    collapseHelp: $('collapse-help'),
     collapse: $('collapse-duplicates'),
     results: $('results-region'),
     summary: $('result-summary'),
@@ -133,6 +134,12 @@
       el.minScoreHelp.textContent =
         `Leave empty for the defaults: ${state.limits.text_min_score} for text, ` +
         `${state.limits.image_min_score} for images.`;
+      if (state.limits.duplicate_min_score !== undefined) {
+        el.collapseHelp.textContent =
+          'Show only the best of near-identical images (cosine similarity ' +
+          `${state.limits.duplicate_min_score} or more to a result above); ` +
+          'each result says how many it hides.';
+      }
       if (health.auth_required && !state.token) showTokenForm();
     } catch (error) {
       el.status.textContent = 'Server unreachable';

@@ -33,6 +33,12 @@ StatusOr<ModelSettings> parse_model_settings(std::string_view json, const std::s
       XRS_ASSIGN_OR_RETURN(s.text_min_score, score(value, key, origin));
     } else if (key == "image_min_score") {
       XRS_ASSIGN_OR_RETURN(s.image_min_score, score(value, key, origin));
+    } else if (key == "duplicate_min_score") {
+      if (!value.is_number() || !(value.get<double>() > 0.0 && value.get<double>() <= 1.0)) {
+        return Status::invalid_argument(origin +
+                                        ": \"duplicate_min_score\" must be a number in (0, 1]");
+      }
+      s.duplicate_min_score = static_cast<float>(value.get<double>());
     } else if (key == "prompt_templates") {
       if (!value.is_array()) {
         return Status::invalid_argument(origin +
@@ -58,7 +64,7 @@ StatusOr<ModelSettings> parse_model_settings(std::string_view json, const std::s
     } else {
       return Status::invalid_argument(origin + ": unknown key \"" + key +
                                       "\" (known: text_min_score, image_min_score, "
-                                      "prompt_templates, evaluation)");
+                                      "duplicate_min_score, prompt_templates, evaluation)");
     }
   }
   s.path = origin;

@@ -4,6 +4,7 @@
 //   {
 //     "text_min_score": 0.21,          // default threshold of text queries   (else 0.25)
 //     "image_min_score": 0.88,         // default threshold of image queries  (else 0.95)
+//     "duplicate_min_score": 0.98,     // near-duplicate threshold            (else 0.97)
 //     "prompt_templates": ["a chest radiograph of {}", "an x-ray showing {}"],
 //     "evaluation": {...}              // free-form: what `evaluate --write-model-config` measured
 //   }
@@ -29,14 +30,17 @@ inline constexpr char kModelSettingsFileName[] = "xray-search-model.json";
 struct ModelSettings {
   std::optional<float> text_min_score;   // -1..1
   std::optional<float> image_min_score;  // -1..1
+  // Two images are near-duplicates at this cosine similarity or above: the default of
+  // `duplicates`, of collapsing results and of evaluate's near-duplicate groups. (0, 1].
+  std::optional<float> duplicate_min_score;
   // Each holds "{}" (where the query text goes) exactly once.
   std::vector<std::string> prompt_templates;
   std::string path;  // the file read, "" when there was none
 };
 
 // Parses the file's text; `origin` names it in messages. kInvalidArgument "<origin>: ..." for
-// malformed JSON, a wrong type, a score outside -1..1, a template without exactly one "{}", an
-// unknown key.
+// malformed JSON, a wrong type, a score outside -1..1 (duplicate_min_score: outside (0, 1]), a
+// template without exactly one "{}", an unknown key.
 StatusOr<ModelSettings> parse_model_settings(std::string_view json, const std::string& origin);
 
 // The settings file of a model path: MODEL_DIR/xray-search-model.json for a folder, the file of

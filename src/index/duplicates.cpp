@@ -6,35 +6,11 @@
 #include <numeric>
 #include <string>
 
+#include "core/disjoint_sets.h"
+
 namespace xrs {
 
 namespace {
-
-// Union-find over positions 0..n with path halving and union by size.
-class DisjointSets {
- public:
-  explicit DisjointSets(size_t n) : parent_(n), size_(n, 1) {
-    std::iota(parent_.begin(), parent_.end(), size_t{0});
-  }
-  size_t find(size_t x) {
-    while (parent_[x] != x) x = parent_[x] = parent_[parent_[x]];
-    return x;
-  }
-  // False when already joined.
-  bool join(size_t a, size_t b) {
-    a = find(a);
-    b = find(b);
-    if (a == b) return false;
-    if (size_[a] < size_[b]) std::swap(a, b);
-    parent_[b] = a;
-    size_[a] += size_[b];
-    return true;
-  }
-
- private:
-  std::vector<size_t> parent_;
-  std::vector<size_t> size_;
-};
 
 bool pair_before(const DuplicatePair& x, const DuplicatePair& y) {
   if (x.score != y.score) return x.score > y.score;

@@ -79,6 +79,7 @@ StatusOr<std::unique_ptr<SearchService>> SearchService::open(const SearchService
   XRS_ASSIGN_OR_RETURN(const ModelSettings settings, load_model_settings(model_path));
   s->text_min_score_ = settings.text_min_score.value_or(kDefaultTextMinScore);
   s->image_min_score_ = settings.image_min_score.value_or(kDefaultImageMinScore);
+  s->duplicate_min_score_ = settings.duplicate_min_score.value_or(kDefaultDuplicateMinScore);
   XRS_ASSIGN_OR_RETURN(s->ensemble_, PromptEnsemble::create(*s->model_, settings.prompt_templates));
   s->decode_ = options.decode;
   if (options.image_batching.max_batch_size > 1) {
@@ -146,6 +147,7 @@ BackendInfo SearchService::info() const {
   b.model = model_label_;
   b.text_min_score = text_min_score_;
   b.image_min_score = image_min_score_;
+  b.duplicate_min_score = duplicate_min_score_;
   b.categories = index.categories();
   b.generation = index.catalog_info().generation;
   b.catalog_id = index.catalog_info().catalog_id;

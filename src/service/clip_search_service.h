@@ -131,6 +131,7 @@ class SearchService final : public SearchBackend {
   // Default thresholds: the model's settings, else kDefaultTextMinScore / kDefaultImageMinScore.
   float text_min_score_ = kDefaultTextMinScore;
   float image_min_score_ = kDefaultImageMinScore;
+  float duplicate_min_score_ = kDefaultDuplicateMinScore;
   std::unique_ptr<PromptEnsemble> ensemble_;  // the model's prompt templates (may be none)
 
   // A text query's embedding: through the prompt ensemble unless options.raw_text.

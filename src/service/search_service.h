@@ -111,6 +111,9 @@ struct BackendInfo {
   // The default thresholds in force (the model's, else kDefault*MinScore).
   float text_min_score = kDefaultTextMinScore;
   float image_min_score = kDefaultImageMinScore;
+  // The near-duplicate threshold in force (the model's duplicate_min_score, else
+  // kDefaultDuplicateMinScore): what collapsing results uses when no threshold is given.
+  float duplicate_min_score = kDefaultDuplicateMinScore;
   // The index generation served (the catalog's meta.generation and catalog_id; 0 and empty when
   // the backend has no catalog), whether the backend follows new generations (serve
   // --read-only), and how many times it switched to a newer one since it started.

@@ -26,18 +26,21 @@ std::string read(const std::string& path) {
 
 TEST(ModelSettings, ParsesEveryKey) {
   auto s = parse_model_settings(
-      R"({"text_min_score": 0.2, "image_min_score": -0.5, "prompt_templates": ["a {} x-ray",
+      R"({"text_min_score": 0.2, "image_min_score": -0.5, "duplicate_min_score": 0.985,
+          "prompt_templates": ["a {} x-ray",
           "an x-ray showing {}"], "evaluation": {"index": "idx"}})",
       "m.json");
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
   EXPECT_FLOAT_EQ(*s->text_min_score, 0.2f);
   EXPECT_FLOAT_EQ(*s->image_min_score, -0.5f);
+  EXPECT_FLOAT_EQ(*s->duplicate_min_score, 0.985f);
   EXPECT_EQ(s->prompt_templates, (std::vector<std::string>{"a {} x-ray", "an x-ray showing {}"}));
   EXPECT_EQ(s->path, "m.json");
   auto empty = parse_model_settings("{}", "m.json");
   ASSERT_TRUE(empty.is_ok());
   EXPECT_FALSE(empty->text_min_score);
   EXPECT_FALSE(empty->image_min_score);
+  EXPECT_FALSE(empty->duplicate_min_score);
   EXPECT_EQ(apply_prompt_template("an x-ray showing {}", "a fracture"),
             "an x-ray showing a fracture");
 }
@@ -48,6 +51,9 @@ TEST(ModelSettings, RefusesBadFiles) {
       {"[]", "must be a JSON object"},
       {R"({"text_min_score": 1.5})", "\"text_min_score\" must be a number from -1 to 1"},
       {R"({"image_min_score": "0.9"})", "\"image_min_score\" must be a number from -1 to 1"},
+      {R"({"duplicate_min_score": 0})", "\"duplicate_min_score\" must be a number in (0, 1]"},
+      {R"({"duplicate_min_score": 1.01})", "\"duplicate_min_score\" must be a number in (0, 1]"},
+      {R"({"duplicate_min_score": true})", "\"duplicate_min_score\" must be a number in (0, 1]"},
       {R"({"prompt_templates": "a {}"})", "must be an array of strings"},
       {R"({"prompt_templates": ["no placeholder"]})", "must hold \"{}\" exactly once"},
       {R"({"prompt_templates": ["{} and {}"]})", "must hold \"{}\" exactly once"},

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -52,9 +53,11 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-// argv: export prefix, metadata.csv, group column ("" none), k, queries.json. queries.json is a
-// list of {"embedding": [...] | "row": r, "category": C | "images": [names], "exclude": r|null}.
-// Prints {"image": {"per_query": [...], "macro": {...}, "per_category": {...}},
+// argv: export prefix, metadata.csv, group column ("" none), k, queries.json[, near-duplicate
+// threshold ("" none)]. With a threshold, a query's group is the connected component of the
+// graph linking equal column values and pairs of cosine >= threshold (breadth-first search).
+// queries.json is a list of {"embedding": [...] | "row": r, "category": C | "images": [names],
+// "exclude": r|null}. Prints {"image": {"per_query": [...], "macro": {...}, "per_category": {...}},
 //         "text": {...same...}, "threshold": {"image": t, "text": t}}.
 constexpr const char* kReference = R"PY(
 import csv, json, sys
@@ -69,6 +72,22 @@ grp = [None] * len(rows)
 if group_col:
     g = {r["image_name"]: r[group_col] for r in csv.DictReader(open(meta))}
     grp = [g.get(n) or None for n in names]
+if len(sys.argv) > 6 and sys.argv[6]:
+    t = float(sys.argv[6])
+    S = E @ E.T
+    link = [[i != j and (S[i, j] >= t or (grp[i] is not None and grp[i] == grp[j]))
+             for j in range(len(rows))] for i in range(len(rows))]
+    comp = [None] * len(rows)
+    for s in range(len(rows)):
+        if comp[s] is None:
+            comp[s], todo = s, [s]
+            while todo:
+                i = todo.pop()
+                for j in range(len(rows)):
+                    if link[i][j] and comp[j] is None:
+                        comp[j] = s
+                        todo.append(j)
+    grp = comp
 def judge(scores, cand, rel):
     order = np.lexsort((ids[cand], -scores[cand]))
     r = rel[cand][order].astype(float)
@@ -158,6 +177,19 @@ class CliEvaluateTest : public ::testing::Test {
   static std::string index() { return *dir_ + "/idx"; }
   static std::string file(const std::string& name) { return *dir_ + "/" + name; }
 
+  // A model folder of the tiny fixture's name (so the same identity) under file(parent), holding
+  // links to the fixture's files: a place to write xray-search-model.json.
+  static std::string linked_model(const std::string& parent) {
+    const std::string model = file(parent) + "/tiny-openai-b32";
+    std::filesystem::remove_all(file(parent));
+    std::filesystem::create_directories(model);
+    for (const char* f :
+         {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
+      std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
+    }
+    return model;
+  }
+
   static json evaluate_json(std::vector<std::string> args) {
     args.insert(args.begin(), {"evaluate", "--index", index(), "--json"});
     const ProcessResult r = run_cli(args);
@@ -173,13 +205,17 @@ class CliEvaluateTest : public ::testing::Test {
   }
 
   // The NumPy reference for these text/image queries (see kReference).
-  static json reference(const json& queries, const std::string& group_column, int k) {
-    const ProcessResult exported = run_cli({"export", "--index", index(), "--out", file("export")});
+  static json reference(const json& queries, const std::string& group_column, int k,
+                        const std::string& duplicate_min_score = "",
+                        const std::string& index_dir = index(), const std::string& data_dir = {}) {
+    const ProcessResult exported =
+        run_cli({"export", "--index", index_dir, "--out", file("export")});
     EXPECT_EQ(exported.exit_code, 0) << describe(exported);
     write_text(file("ref-queries.json"), queries.dump());
+    const std::string meta = (data_dir.empty() ? data_->dir() : data_dir) + "/metadata.csv";
     const ProcessResult r =
-        run_process({kPython, "-c", kReference, file("export"), data_->dir() + "/metadata.csv",
-                     group_column, std::to_string(k), file("ref-queries.json")});
+        run_process({kPython, "-c", kReference, file("export"), meta, group_column,
+                     std::to_string(k), file("ref-queries.json"), duplicate_min_score});
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     return r.exit_code == 0 ? json::parse(r.out) : json();
   }
@@ -331,6 +367,125 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
               1e-9);
 }
 
+// Near-duplicates: exact copies of one image per category, planted in another copy of the
+// dataset, are grouped with their originals and left out of each other's image→image rankings,
+// at --duplicate-min-score or at the model's duplicate_min_score (xray-search-model.json, which
+// `duplicates` and `search --collapse-duplicates` follow too); the metrics equal NumPy's over the
+// same components. Without a threshold for the model nothing is grouped (the tiny random model
+// puts distinct X-rays at cosine 0.65-0.9996, so no fixed default would be right for it).
+TEST_F(CliEvaluateTest, NearDuplicateGroupsMatchNumpy) {
+  REQUIRE_NUMPY();
+  testing::DatasetCopy data = testing::make_dataset_copy("cli-evaluate-dups", 5);
+  std::vector<std::string> originals;
+  std::set<std::string> seen;
+  for (const testing::DatasetRow& r : data.rows()) {
+    if (seen.insert(r.category).second) originals.push_back(r.image_name);
+  }
+  for (const std::string& name : originals) {
+    testing::DatasetRow copy = data.row(name);
+    copy.image_name = "copy-" + name;
+    data.add(copy, data.file(name));
+  }
+  data.write_metadata();
+  const std::string model = linked_model("dups-model");
+  const std::string idx = file("dups-idx");
+  std::filesystem::remove_all(idx);
+  const ProcessResult indexed =
+      run_cli({"index", data.dir(), "--model", model, "--index", idx, "--json"});
+  ASSERT_EQ(indexed.exit_code, 0) << describe(indexed);
+  const size_t n = data.rows().size();
+
+  // The threshold: midway between the highest score of two different images and the lowest of
+  // an image and its copy, from the exported vectors.
+  const ProcessResult exported = run_cli({"export", "--index", idx, "--out", file("dups-export")});
+  ASSERT_EQ(exported.exit_code, 0) << describe(exported);
+  const ProcessResult gap = run_process({kPython, "-c", R"PY(
+import csv, sys
+import numpy as np
+E = np.load(sys.argv[1] + ".npy").astype(np.float64)
+names = [r["image_name"] for r in csv.DictReader(open(sys.argv[1] + ".csv"))]
+S = E @ E.T
+planted = lambda a, b: a == "copy-" + b or b == "copy-" + a
+lo = min(S[i, j] for i in range(len(names)) for j in range(len(names)) if planted(names[i], names[j]))
+hi = max(S[i, j] for i in range(len(names)) for j in range(i + 1, len(names))
+         if not planted(names[i], names[j]))
+print(hi, lo)
+)PY",
+                                         file("dups-export")});
+  ASSERT_EQ(gap.exit_code, 0) << describe(gap);
+  double highest_distinct = 0, lowest_planted = 0;
+  std::istringstream(gap.out) >> highest_distinct >> lowest_planted;
+  ASSERT_GT(lowest_planted - highest_distinct, 1e-4) << gap.out;
+  const double t = (highest_distinct + lowest_planted) / 2;
+  char t_text[32];
+  std::snprintf(t_text, sizeof t_text, "%.7f", t);
+
+  auto evaluate = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"evaluate", "--index", idx, "--json", "--image-only"});
+    const ProcessResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r.exit_code == 0 ? json::parse(r.out) : json();
+  };
+  const json ref = reference(json::array(), "", 5, t_text, idx, data.dir());
+  const json ref_plain = reference(json::array(), "", 5, "", idx, data.dir());
+  ASSERT_TRUE(ref.is_object() && ref_plain.is_object());
+  auto expect_grouped = [&](const json& got, const std::string& from) {
+    ASSERT_TRUE(got.is_object());
+    ASSERT_TRUE(got["near_duplicates"].is_object()) << got.dump();
+    EXPECT_EQ(got["near_duplicates"]["groups"], originals.size());
+    EXPECT_EQ(got["near_duplicates"]["images"], 2 * originals.size());
+    EXPECT_EQ(got["near_duplicates"]["largest_group"], 2);
+    EXPECT_EQ(got["near_duplicates"]["from"], from);
+    EXPECT_NEAR(got["near_duplicates"]["min_score"].get<double>(), t, 1e-6);
+    EXPECT_EQ(got["image_to_image"]["protocol"],
+              "leave-one-out, own near-duplicate group left out");
+    EXPECT_EQ(got["image_to_image"]["scored_queries"], n);
+    expect_metrics(got["image_to_image"]["macro"], ref["image"]["macro"], "grouped " + from);
+    for (const std::string& c : seen) {
+      expect_metrics(got["image_to_image"]["per_category"][c], ref["image"]["per_category"][c],
+                     "grouped " + from + " " + c);
+    }
+  };
+
+  // No threshold for this model yet: nothing grouped, plain leave-one-out.
+  const json plain = evaluate({});
+  ASSERT_TRUE(plain.is_object());
+  EXPECT_TRUE(plain["near_duplicates"].is_null());
+  EXPECT_EQ(plain["image_to_image"]["protocol"], "leave-one-out");
+  expect_metrics(plain["image_to_image"]["macro"], ref_plain["image"]["macro"], "plain");
+  const ProcessResult table = run_cli({"evaluate", "--index", idx, "--image-only"});
+  EXPECT_TRUE(contains(table.out, "near-duplicates: not left out")) << table.out;
+
+  // Given on the command line.
+  expect_grouped(evaluate({"--duplicate-min-score", t_text}), "--duplicate-min-score");
+
+  // From the model's settings, for evaluate, duplicates and search.
+  write_text(model + "/xray-search-model.json",
+             std::string(R"({"duplicate_min_score": )") + t_text + "}");
+  expect_grouped(evaluate({}), "model settings");
+  EXPECT_TRUE(evaluate({"--keep-near-duplicates"})["near_duplicates"].is_null());
+  const ProcessResult dups = run_cli({"duplicates", "--index", idx, "--json"});
+  ASSERT_EQ(dups.exit_code, 0) << describe(dups);
+  const json groups = json::parse(dups.out)["groups"];
+  ASSERT_EQ(groups.size(), originals.size()) << dups.out;
+  for (const json& g : groups) {
+    ASSERT_EQ(g["images"].size(), 2u);
+    EXPECT_EQ(g["images"][1].get<std::string>(), "copy-" + g["images"][0].get<std::string>())
+        << g.dump();
+  }
+  const ProcessResult collapsed = run_cli(
+      {"search", "--index", idx, "--text", "a hand x-ray", "--collapse-duplicates", "--json"});
+  ASSERT_EQ(collapsed.exit_code, 0) << describe(collapsed);
+  EXPECT_NEAR(json::parse(collapsed.out)["query"]["collapse_duplicates"].get<double>(), t, 1e-6);
+  const ProcessResult both = run_cli(
+      {"evaluate", "--index", idx, "--duplicate-min-score", t_text, "--keep-near-duplicates"});
+  EXPECT_EQ(both.exit_code, 2) << describe(both);
+  for (const char* bad : {"0", "1.5", "x"}) {
+    const ProcessResult r = run_cli({"evaluate", "--index", idx, "--duplicate-min-score", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << " " << describe(r);
+  }
+}
+
 TEST_F(CliEvaluateTest, SideBySide) {
   const ProcessResult r =
       run_cli({"evaluate", "--index", index(), "--index", index(), "--image-only"});
@@ -349,14 +504,7 @@ TEST_F(CliEvaluateTest, SideBySide) {
 // --write-model-config writes the suggested thresholds beside the model; search then uses them as
 // its defaults (an explicit --min-score still wins), and a malformed file is an error.
 TEST_F(CliEvaluateTest, ModelConfigThresholds) {
-  // A model folder of the same name (so the same identity) holding links to the fixture's files.
-  const std::string model = file("models") + "/tiny-openai-b32";
-  std::filesystem::remove_all(file("models"));
-  std::filesystem::create_directories(model);
-  for (const char* f :
-       {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
-    std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
-  }
+  const std::string model = linked_model("models");
   const std::string settings = model + "/xray-search-model.json";
   // Without the file: the built-in defaults.
   const ProcessResult before =
@@ -408,13 +556,7 @@ TEST_F(CliEvaluateTest, ModelConfigThresholds) {
 // reports the ensemble beside the single prompt, both against NumPy.
 TEST_F(CliEvaluateTest, PromptEnsembleInSearchAndEvaluate) {
   REQUIRE_NUMPY();
-  const std::string model = file("ensemble-models") + "/tiny-openai-b32";
-  std::filesystem::remove_all(file("ensemble-models"));
-  std::filesystem::create_directories(model);
-  for (const char* f :
-       {"open_clip_model.safetensors", "open_clip_config.json", "vocab.json", "merges.txt"}) {
-    std::filesystem::create_symlink(testing::tiny_model_dir() + "/" + f, model + "/" + f);
-  }
+  const std::string model = linked_model("ensemble-models");
   const std::vector<std::string> templates = {"a {} x-ray", "a radiograph of the {}", "{}"};
   write_text(model + "/xray-search-model.json", json{{"prompt_templates", templates}}.dump());
   auto ensemble = [&](const std::string& text) {

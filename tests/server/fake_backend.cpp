@@ -82,6 +82,7 @@ BackendInfo FakeBackend::info() const {
   info.model = "fake-backend 0123456789ab";
   info.generation = 7;
   info.catalog_id = "0123456789abcdef0123456789abcdef";
+  info.duplicate_min_score = duplicate_min_score_;
   std::set<std::string> categories;
   for (const auto& image : images_) categories.insert(image.category);
   info.categories.assign(categories.begin(), categories.end());

@@ -57,6 +57,8 @@ class FakeBackend : public SearchBackend {
   void fail_searches_with(Status status);
   void set_search_delay_ms(int ms) { delay_ms_ = ms; }
   void throw_in_searches(bool on) { throw_ = on; }
+  // The model's near-duplicate threshold that info() reports (BackendInfo::duplicate_min_score).
+  void set_duplicate_min_score(float t) { duplicate_min_score_ = t; }
   // The options and query text of the last search (for checking what the router parsed).
   SearchOptions last_options() const;
   std::string last_query() const;
@@ -73,6 +75,7 @@ class FakeBackend : public SearchBackend {
   mutable std::string last_query_;      // guarded by mutex_
   Status failure_;                      // guarded by mutex_
   std::atomic<int> delay_ms_{0};
+  std::atomic<float> duplicate_min_score_{kDefaultDuplicateMinScore};
   std::atomic<bool> throw_{false};
   mutable std::atomic<int> searches_{0};
 };

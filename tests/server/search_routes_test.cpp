@@ -453,6 +453,18 @@ TEST_F(RouterTest, CollapseDuplicatesIsParsedEchoedAndValidated) {
                           R"({"terms":[{"text":"chest"}],"collapse_duplicates":true})"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(backend_->last_options().collapse_duplicates, kDefaultDuplicateMinScore);
+  // true means the model's threshold (its xray-search-model.json), which /api/health reports.
+  EXPECT_NEAR(
+      body_json(handle(get_request("/api/health")))["limits"]["duplicate_min_score"].get<double>(),
+      0.97, 1e-9);
+  backend_->set_duplicate_min_score(0.985f);
+  r = search_text(R"({"query":"chest","collapse_duplicates":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_->last_options().collapse_duplicates, 0.985f);
+  EXPECT_NEAR(
+      body_json(handle(get_request("/api/health")))["limits"]["duplicate_min_score"].get<double>(),
+      0.985, 1e-9);
+  backend_->set_duplicate_min_score(kDefaultDuplicateMinScore);
   // Paging the collapsed ranking: offset 1 starts at its second result.
   r = search_text(
       R"({"query":"chest","k":1,"offset":1,"min_score":-1,"collapse_duplicates":true})");

@@ -4,13 +4,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "clip/checkpoint/tensor_archive.h"
 #include "clip/clip_model.h"
 #include "core/file_util.h"
 #include "data.h"
+#include "dataset/config.h"
 #include "e2e/subprocess.h"
 #include "imaging/encode.h"
 #include "model.h"
@@ -589,6 +592,155 @@ TEST(TrainInit, BadInitIsRefusedClearly) {
     expect_refusal(args, "--arch and --init exclude each other");
   }
   EXPECT_FALSE(fs::exists(data + "/m"));
+}
+
+// The split with linked groups: images joined through a shared group-column value or a linked
+// (near-duplicate) group, or a chain of both, land on one side, the side of the part's smallest
+// key; every other image keeps its own key's side, as without links.
+TEST(TrainData, LinkedGroupsStayOnOneSideOfTheSplit) {
+  const std::string dir = make_dataset("linked", 10);
+  // A "patient" column: chest0/chest1 share p1, dental0/dental1 share p2; the rest have none.
+  std::string csv = read(dir + "/metadata.csv");
+  std::string out;
+  size_t line_start = 0;
+  for (size_t at; (at = csv.find('\n', line_start)) != std::string::npos; line_start = at + 1) {
+    const std::string line = csv.substr(line_start, at - line_start);
+    const std::string name = line.substr(0, line.find(','));
+    std::string patient = name == "image_name" ? "patient" : "";
+    if (name == "chest0.png" || name == "chest1.png") patient = "p1";
+    if (name == "dental0.png" || name == "dental1.png") patient = "p2";
+    out += line + "," + patient + "\n";
+  }
+  ASSERT_TRUE(write_file_atomic(dir + "/metadata.csv", out).is_ok());
+  DataOptions o;
+  o.data_dir = dir;
+  auto config = load_dataset_config_for(dir);
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  o.config = *config;
+  o.group_column = "patient";
+  o.held_out = 0.4;
+  o.image_size = 32;
+  o.preprocess.image_size = 32;
+  o.threads = 1;
+  auto key_of = [](const std::string& name) {
+    if (name == "chest0.png" || name == "chest1.png") return std::string("p1");
+    if (name == "dental0.png" || name == "dental1.png") return std::string("p2");
+    return name;
+  };
+  auto plain = load_train_data(o);
+  ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
+  for (const Example& e : plain->examples) {
+    EXPECT_EQ(e.held_out, is_held_out(key_of(e.image_name), o.held_out)) << e.image_name;
+  }
+  // Links: chest1 ~ hand3 (chains p1 to hand3), hand3 ~ hand7, and a pair that the plain split
+  // separates (found here), plus names the dataset lacks (ignored).
+  std::vector<std::string> names;
+  for (const Example& e : plain->examples) names.push_back(e.image_name);
+  std::vector<std::string> separated;
+  for (const std::string& a : names) {
+    for (const std::string& b : names) {
+      if (separated.empty() && key_of(a) == a && key_of(b) == b && a != "hand3.png" &&
+          b != "hand3.png" && a != "hand7.png" && b != "hand7.png" && is_held_out(a, o.held_out) &&
+          !is_held_out(b, o.held_out)) {
+        separated = {a, b};
+      }
+    }
+  }
+  ASSERT_EQ(separated.size(), 2u) << "no held-out/training pair to link";
+  o.linked = {{"chest1.png", "hand3.png"},
+              {"hand7.png", "hand3.png", "nope.png"},
+              separated,
+              {"absent-a.png", "absent-b.png"}};
+  auto linked = load_train_data(o);
+  ASSERT_TRUE(linked.is_ok()) << linked.status().to_string();
+  EXPECT_EQ(linked->linked_groups, 3);
+  EXPECT_EQ(linked->linked_images, 2 + 2 + 2);
+  std::map<std::string, bool> side;
+  for (const Example& e : linked->examples) side[e.image_name] = e.held_out;
+  // Part {chest0, chest1, hand3, hand7}: smallest key of "p1", "hand3.png", "hand7.png".
+  const bool part =
+      is_held_out(std::min({std::string("p1"), std::string("hand3.png"), std::string("hand7.png")}),
+                  o.held_out);
+  for (const char* n : {"chest0.png", "chest1.png", "hand3.png", "hand7.png"}) {
+    EXPECT_EQ(side[n], part) << n;
+  }
+  EXPECT_EQ(side[separated[0]], side[separated[1]]);
+  EXPECT_EQ(side[separated[0]], is_held_out(std::min(separated[0], separated[1]), o.held_out));
+  for (const std::string& n : names) {
+    if (n == "chest0.png" || n == "chest1.png" || n == "hand3.png" || n == "hand7.png" ||
+        n == separated[0] || n == separated[1]) {
+      continue;
+    }
+    EXPECT_EQ(side[n], is_held_out(key_of(n), o.held_out)) << n;
+  }
+  // The lists of examples agree with the flags.
+  for (int i : linked->held_out) EXPECT_TRUE(linked->examples[size_t(i)].held_out);
+  for (int i : linked->train) EXPECT_FALSE(linked->examples[size_t(i)].held_out);
+  EXPECT_EQ(linked->held_out.size() + linked->train.size(), linked->examples.size());
+}
+
+// --near-duplicates INDEX: the trainer keeps the index's near-duplicate groups (as `xray-search
+// duplicates` lists them at the same threshold) on one side and says how many; refuses a
+// threshold that joins most of the index, a missing index, and --duplicate-min-score alone.
+TEST(TrainRun, NearDuplicatesFromAnIndex) {
+  XRS_REQUIRE_FIXTURES();
+  const std::string data = make_dataset("neardup", 6);
+  // Exact copies of one image per category.
+  std::string csv = read(data + "/metadata.csv");
+  for (const char* c : {"chest", "dental", "hand"}) {
+    const std::string name = std::string(c) + "0.png";
+    const std::string copy = std::string("copy-") + c + "0.png";
+    ASSERT_TRUE(
+        write_file_atomic(data + "/raw/" + c + "/" + copy, read(data + "/raw/" + c + "/" + name))
+            .is_ok());
+    csv += copy + ",https://example.org/" + copy + "," + c + ",CC-BY-4.0\n";
+  }
+  ASSERT_TRUE(write_file_atomic(data + "/metadata.csv", csv).is_ok());
+  const std::string idx = data + "-idx";
+  ProcessResult indexed =
+      run_process({XRS_CLI_PATH, "index", data, "--model",
+                   xrs::testing::fixtures_dir() + "/tiny-openai-b32", "--index", idx});
+  ASSERT_EQ(indexed.exit_code, 0) << describe(indexed);
+  const std::string t = "0.99999";
+  ProcessResult listed =
+      run_process({XRS_CLI_PATH, "duplicates", "--index", idx, "--min-score", t, "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << describe(listed);
+  const nlohmann::json groups = nlohmann::json::parse(listed.out)["groups"];
+  // Exactly the planted pairs (the tiny model keeps these distinct images below t).
+  ASSERT_EQ(groups.size(), 3u) << listed.out;
+  for (const auto& g : groups) {
+    ASSERT_EQ(g["images"].size(), 2u) << listed.out;
+    EXPECT_EQ(g["images"][1].get<std::string>(), "copy-" + g["images"][0].get<std::string>());
+  }
+  auto args = tiny_args(data, data + "/m", 1);
+  args.erase(std::find(args.begin(), args.end(), "--quiet"));
+  args.insert(args.end(), {"--near-duplicates", idx, "--duplicate-min-score", t});
+  ProcessResult r = train(args);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("3 near-duplicate groups (6 images) kept on one side of the split"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_NE(read(data + "/m/MODEL_CARD.md").find("3 near-duplicate groups of index"),
+            std::string::npos);
+  // A threshold that joins everything, no index, a threshold without an index.
+  args = tiny_args(data, data + "/m2", 1);
+  args.insert(args.end(), {"--near-duplicates", idx, "--duplicate-min-score", "0.01"});
+  r = train(args);
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_NE(r.err.find("the threshold is too low"), std::string::npos) << describe(r);
+  args = tiny_args(data, data + "/m2", 1);
+  args.insert(args.end(), {"--near-duplicates", data + "/no-index"});
+  r = train(args);
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_NE(r.err.find("--near-duplicates " + data + "/no-index"), std::string::npos)
+      << describe(r);
+  args = tiny_args(data, data + "/m2", 1);
+  args.insert(args.end(), {"--duplicate-min-score", "0.9"});
+  r = train(args);
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_NE(r.err.find("--duplicate-min-score needs --near-duplicates"), std::string::npos)
+      << describe(r);
+  EXPECT_FALSE(fs::exists(data + "/m2"));
 }
 
 TEST(TrainCli, XraySearchTrainRunsTheTrainer) {

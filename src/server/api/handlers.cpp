@@ -61,6 +61,7 @@ HttpResponse handle_health(const SearchBackend& backend, const RouterOptions& op
         {"offset_max", kMaxOffset},
         {"text_min_score", round_score(info.text_min_score)},
         {"image_min_score", round_score(info.image_min_score)},
+        {"duplicate_min_score", round_score(info.duplicate_min_score)},
         {"max_query_chars", options.max_query_chars},
         {"max_upload_bytes", options.max_upload_bytes},
         {"requests_per_s", options.rate_limit.requests_per_s},

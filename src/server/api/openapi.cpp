@@ -61,7 +61,7 @@ constexpr const char* kDocument = R"json({
                         "properties": {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}},
           "limits": {"type": "object", "properties": {
             "k_default": {"type": "integer"}, "k_max": {"type": "integer"}, "offset_max": {"type": "integer"},
-            "text_min_score": {"type": "number"}, "image_min_score": {"type": "number"},
+            "text_min_score": {"type": "number"}, "image_min_score": {"type": "number"}, "duplicate_min_score": {"type": "number"},
             "max_query_chars": {"type": "integer"}, "max_upload_bytes": {"type": "integer"},
             "requests_per_s": {"type": "number", "description": "per client; 0: no limit"},
             "request_burst": {"type": "number"},
@@ -128,12 +128,12 @@ constexpr const char* kDocument = R"json({
           "offset": {"type": "string", "pattern": "^[0-9]+$", "description": "0 to 10000; empty means 0"},
           "min_score": {"type": "string", "description": "A number from -1 to 1; empty means the image default (the model's image_min_score, else 0.95)"},
           "category": {"type": "string", "description": "Empty means all categories"},
-          "collapse_duplicates": {"type": "string", "description": "Empty or false: no collapse; true: collapse at 0.97; or a cosine similarity in (0, 1]"}
+          "collapse_duplicates": {"type": "string", "description": "Empty or false: no collapse; true: collapse at the model's duplicate_min_score (else 0.97); or a cosine similarity in (0, 1]"}
         }
       },
       "K": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "nullable": true},
       "Offset": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0, "nullable": true, "description": "Results to skip (paging: page n of size k is offset n*k); ranks stay those of the whole ranking"},
-      "CollapseDuplicates": {"oneOf": [{"type": "boolean"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}], "nullable": true, "default": false, "description": "Collapse near-duplicates: true (at cosine 0.97) or a threshold in (0, 1]; a result that is a near-duplicate of one kept above it is hidden and counted in that one's duplicates_hidden; k, offset and rank then refer to the collapsed ranking (docs/DUPLICATES.md)"},
+      "CollapseDuplicates": {"oneOf": [{"type": "boolean"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}], "nullable": true, "default": false, "description": "Collapse near-duplicates: true (at the model's duplicate_min_score, /api/health limits.duplicate_min_score, else 0.97) or a threshold in (0, 1]; a result that is a near-duplicate of one kept above it is hidden and counted in that one's duplicates_hidden; k, offset and rank then refer to the collapsed ranking (docs/DUPLICATES.md)"},
       "Category": {"type": "string", "minLength": 1, "nullable": true, "description": "One of /api/health's categories; null or absent for all"},
       "SearchHit": {
         "type": "object", "required": ["rank", "id", "image_name", "category", "score", "url", "preview_url", "path", "source_url"],

@@ -134,7 +134,7 @@ Status read_json_options(const json& body, const SearchBackend& backend, SearchO
   }
   if (auto it = body.find("collapse_duplicates"); it != body.end() && !it->is_null()) {
     if (it->is_boolean()) {
-      if (it->get<bool>()) options.collapse_duplicates = kDefaultDuplicateMinScore;
+      if (it->get<bool>()) options.collapse_duplicates = backend.info().duplicate_min_score;
     } else {
       const double t = it->is_number() ? it->get<double>() : NAN;
       if (!(t > 0.0 && t <= 1.0)) return Status::invalid_argument(collapse_message() + shown(*it));
@@ -184,7 +184,7 @@ Status read_form_option(const FormPart& part, const SearchBackend& backend,
     options.min_score = static_cast<float>(s);
   } else if (part.name == "collapse_duplicates") {
     if (v == "true") {
-      options.collapse_duplicates = kDefaultDuplicateMinScore;
+      options.collapse_duplicates = backend.info().duplicate_min_score;
     } else if (v != "false") {
       double t = NAN;
       auto [ptr, ec] = std::from_chars(v.data(), end, t);
