@@ -282,8 +282,14 @@
     };
   }
 
+  // A request has at most 16 form parts: the "query" document and 15 images.
   function addComboFile(file) {
-    if (file) addComboTerm({ file, label: file.name });
+    if (!file) return;
+    if (state.combo.filter((t) => t.file).length >= 15) {
+      showError('A combination has at most 15 uploaded images.');
+      return;
+    }
+    addComboTerm({ file, label: file.name });
   }
 
   el.comboAddText.addEventListener('click', () => {
