@@ -50,6 +50,9 @@
     detailCombine: $('detail-combine'),
     comboTerms: $('combo-terms'),
     comboAddText: $('combo-add-text'),
+    comboAddImage: $('combo-add-image'),
+    comboAddFile: $('combo-add-file'),
+    comboFile: $('combo-file'),
     comboSearch: $('combo-search'),
     detailClose: $('detail-close'),
   };
@@ -62,7 +65,7 @@
     last: null,            // the last search: { label, run(options) }
     lastOptions: null,     // the options it ran with (k, category, min_score): "more results" reuses them
     hits: [],
-    combo: [],             // terms of the combined query: { text | id, label, weight }
+    combo: [],             // terms of the combined query: { text | id | file, label, weight }
     seq: 0,                // answers to superseded searches are dropped
     opener: null,          // the result button that opened the dialog
     blobUrls: [],          // thumbnails fetched with a token
@@ -226,7 +229,9 @@
       const item = document.createElement('li');
       const label = document.createElement('span');
       label.className = 'combo-label';
-      label.textContent = term.text !== undefined ? `“${term.text}”` : `image ${term.label}`;
+      label.textContent = term.text !== undefined ? `“${term.text}”`
+        : term.file ? `uploaded image “${term.label}”` : `image ${term.label}`;
+      label.title = label.textContent;
       const weight = document.createElement('input');
       weight.type = 'number';
       weight.step = '0.5';
@@ -255,13 +260,36 @@
     renderCombo();
   }
 
+  // Texts and indexed images go as JSON; with uploaded images the same JSON document goes as the
+  // form field "query" of a multipart request, each image a file part that its term names.
   function combinedSearch() {
-    const terms = state.combo.map((t) => (t.text !== undefined
-      ? { text: t.text, weight: t.weight } : { id: t.id, weight: t.weight }));
+    const files = [];
+    const terms = state.combo.map((t) => {
+      if (t.text !== undefined) return { text: t.text, weight: t.weight };
+      if (t.id !== undefined) return { id: t.id, weight: t.weight };
+      files.push(t.file);
+      return { upload: `image${files.length}`, weight: t.weight };
+    });
     return {
       label: `a combination of ${plural(terms.length, 'term')}`,
-      run: (options) => postJson('/api/search/combined', { terms, ...options }),
+      run: (options) => {
+        if (files.length === 0) return postJson('/api/search/combined', { terms, ...options });
+        const form = new FormData();
+        form.append('query', JSON.stringify({ terms, ...options }));
+        files.forEach((file, i) => form.append(`image${i + 1}`, file, file.name));
+        return api('/api/search/combined', { method: 'POST', body: form });
+      },
     };
+  }
+
+  // A request has at most 16 form parts: the "query" document and 15 images.
+  function addComboFile(file) {
+    if (!file) return;
+    if (state.combo.filter((t) => t.file).length >= 15) {
+      showError('A combination has at most 15 uploaded images.');
+      return;
+    }
+    addComboTerm({ file, label: file.name });
   }
 
   el.comboAddText.addEventListener('click', () => {
@@ -271,6 +299,13 @@
       return;
     }
     addComboTerm({ text });
+  });
+  el.comboAddImage.addEventListener('click', () => addComboFile(state.file));
+  el.comboAddFile.addEventListener('click', () => el.comboFile.click());
+  el.comboFile.addEventListener('change', () => {
+    addComboFile(el.comboFile.files[0]);
+    el.comboFile.value = '';
+    el.comboAddFile.focus();
   });
   el.comboSearch.addEventListener('click', () => runSearch(combinedSearch()));
 
@@ -532,6 +567,7 @@
     el.dropChosen.hidden = false;
     el.imageSubmit.disabled = false;
     el.imageClear.hidden = false;
+    el.comboAddImage.disabled = false;
   }
 
   function clearFile() {
@@ -544,6 +580,7 @@
     el.dropChosen.hidden = true;
     el.imageSubmit.disabled = true;
     el.imageClear.hidden = true;
+    el.comboAddImage.disabled = true;
     el.fileInput.focus();
   }
 

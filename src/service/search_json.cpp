@@ -45,6 +45,14 @@ std::string search_response_json(const SearchResponse& response, const SearchQue
                {"category", query.category ? json(*query.category) : json()}};
   if (query.id) echo["id"] = *query.id;
   if (query.terms) echo["terms"] = *query.terms;
+  if (!query.uploads.empty()) {
+    json uploads = json::array();
+    for (const SearchQueryEcho::Upload& u : query.uploads) {
+      uploads.push_back(
+          {{"term", u.term}, {"upload", u.upload}, {"weight", round_score(u.weight)}});
+    }
+    echo["uploads"] = std::move(uploads);
+  }
   if (query.collapse_duplicates) {
     echo["collapse_duplicates"] = round_score(*query.collapse_duplicates);
   }

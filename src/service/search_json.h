@@ -5,8 +5,8 @@
 //   {"results":[{"rank","id","image_name","category","score","url","preview_url","path",
 //                "source_url"[,"duplicates_hidden"]}, ...],
 //    "took_ms", "min_score"[, "min_score_rule"][, "prompt_templates"],
-//    "query":{"type","k","offset","category"[,"id"][,"terms"][,"collapse_duplicates"]
-//    [,"raw_text"]}}
+//    "query":{"type","k","offset","category"[,"id"][,"terms"][,"uploads"]
+//    [,"collapse_duplicates"][,"raw_text"]}}
 // (duplicates_hidden and collapse_duplicates only when the search collapsed near-duplicates.)
 // "prompt_templates" (text and combined queries): how many of the model's prompt templates each
 // text went through; absent when the text was embedded as typed.
@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service/search_service.h"
 
@@ -29,8 +30,16 @@ struct SearchQueryEcho {
   int k = kDefaultK;
   int offset = 0;
   std::optional<std::string> category;
-  std::optional<int64_t> id;                 // the query image's id ("similar")
-  std::optional<size_t> terms;               // how many terms ("combined")
+  std::optional<int64_t> id;    // the query image's id ("similar")
+  std::optional<size_t> terms;  // how many terms ("combined")
+  // The terms of a combined query that are uploaded images: the term's index in "terms", the
+  // file part it names, its weight (the bytes are never echoed).
+  struct Upload {
+    size_t term = 0;
+    std::string upload;
+    float weight = 1;
+  };
+  std::vector<Upload> uploads;
   std::optional<float> collapse_duplicates;  // the collapse threshold, when collapsing
   bool raw_text = false;                     // SearchOptions::raw_text (echoed only when true)
 

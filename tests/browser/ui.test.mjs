@@ -242,6 +242,59 @@ test('a combination of a text and a subtracted indexed image', async (t) => {
   await shot(page, 'desktop-combination');
 });
 
+test('uploaded images as terms of a combination go as multipart and find results', async (t) => {
+  const page = await openUi(t);
+  await page.fill('#min-score', '-1');
+  assert.ok(await page.locator('#combo-add-image').isDisabled(), 'no query image yet');
+  await page.fill('#text-query', 'chest x-ray');
+  await page.click('#combo-add-text');
+  // The query image of the drop zone, added from the keyboard.
+  await page.setInputFiles('#image-file', queryImage);
+  await page.waitForFunction(() => !document.getElementById('combo-add-image').disabled);
+  await page.focus('#combo-add-image');
+  await page.keyboard.press('Enter');
+  // A second image through the card's own file picker.
+  const second = path.join(fixtureImages, 'dent-ufba-0020.jpg');
+  await page.setInputFiles('#combo-file', fs.existsSync(second) ? second : queryImage);
+  const labels = await page.locator('#combo-terms .combo-label').allTextContents();
+  assert.deepEqual(labels.slice(0, 2), ['“chest x-ray”', `uploaded image “${path.basename(queryImage)}”`]);
+  assert.match(labels[2], /^uploaded image “/);
+  assert.equal(await page.locator('#combo-terms .combo-weight').nth(1).getAttribute('aria-label'),
+    `Weight of uploaded image “${path.basename(queryImage)}”`);
+  await page.locator('#combo-terms .combo-weight').nth(1).fill('-0.5');
+  await page.locator('#combo-terms .combo-weight').nth(1).dispatchEvent('change');
+
+  const sent = page.waitForRequest((r) => r.url().endsWith('/api/search/combined'));
+  const answered = page.waitForResponse((r) => r.url().endsWith('/api/search/combined'));
+  await page.click('#combo-search');
+  const request = await sent;
+  assert.match(request.headers()['content-type'], /^multipart\/form-data; boundary=/);
+  const response = await answered;
+  assert.equal(response.status(), 200, await response.text());
+  // What the server parsed: the JSON document of the "query" part, the two file parts it names.
+  const echo = (await response.json()).query;
+  assert.equal(echo.type, 'combined');
+  assert.equal(echo.terms, 3);
+  assert.deepEqual(echo.uploads, [
+    { term: 1, upload: 'image1', weight: -0.5 },
+    { term: 2, upload: 'image2', weight: 1 },
+  ]);
+  await waitForSearch(page);
+  await page.waitForFunction(() => /combination of 3 terms/.test(document.getElementById('result-summary').textContent));
+  assert.ok(await page.locator('#error-banner').isHidden(), await page.locator('#error-message').textContent());
+  assert.ok(await resultCount(page) > 0);
+  await thumbnailsLoaded(page);
+  await shot(page, 'desktop-combination-upload');
+  // Without the uploads the combination goes as JSON again.
+  await page.click('#combo-terms .combo-remove >> nth=2');
+  await page.click('#combo-terms .combo-remove >> nth=1');
+  const json = page.waitForRequest((r) => r.url().endsWith('/api/search/combined'));
+  await page.click('#combo-search');
+  assert.equal((await json).headers()['content-type'], 'application/json');
+  await waitForSearch(page);
+  assert.ok(await resultCount(page) > 0);
+});
+
 test('the category filter filters', async (t) => {
   const page = await openUi(t);
   await page.fill('#min-score', '-1');

@@ -243,6 +243,17 @@ TEST_F(DecoderContainment, IndexSkipsAndReportsKillersAndServingSurvivesThem) {
     EXPECT_EQ(nlohmann::json::parse(body)["results"].size(), good_.size() - 1) << body;
   }
 
+  // The same file as an upload term of a combined query: the same 422, naming the term.
+  {
+    ProcessResult r =
+        curl("-F " + quote(R"(query={"terms":[{"text":"x"},{"upload":"a"}]})") + " -F " +
+             quote("a=@" + file(kFaultName)) + " " + quote(base + "/api/search/combined"));
+    EXPECT_EQ(http_status(r), 422) << r.out.substr(0, 600);
+    EXPECT_NE(r.out.find("image_decoder_failed"), std::string::npos) << r.out.substr(0, 600);
+    EXPECT_NE(r.out.find("terms[1].upload 'a'"), std::string::npos) << r.out.substr(0, 600);
+    EXPECT_TRUE(health_ok()) << "the server died on a combined upload";
+  }
+
   ProcessResult list = curl("-H 'Content-Type: application/json' -d " +
                             quote(R"({"query":"x","min_score":-1,"k":20})") + " " +
                             quote(base + "/api/search/text"));

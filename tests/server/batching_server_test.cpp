@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dataset/validate.h"
+#include "imaging/decode.h"
 #include "pipeline/dataset_copy.h"
 #include "pipeline/indexer.h"
 #include "server/server.h"
@@ -497,6 +498,70 @@ TEST_F(BatchingServerTest, ABatchSizeOfOneTurnsBatchingOff) {
   const json h = health();
   EXPECT_EQ(h["image_batching"]["enabled"], false);
   EXPECT_EQ(h["image_batching"]["batches"], 0);
+}
+
+// POST /api/search/combined as multipart with an uploaded image as a term (over HTTP, through
+// the batcher) equals the same query with that image's embedding as a JSON term, and the
+// service's own image term (what `search --term image:FILE` runs). An indexed image uploaded as a
+// term is left out of the results, as the service leaves it out.
+TEST_F(BatchingServerTest, CombinedQueryWithAnUploadedImageTerm) {
+  start(4, std::chrono::milliseconds(2));
+  auto c = client();
+  const std::string outside =
+      testing::read_bytes(testing::fixtures_dir() + "/images/rgb_480x640.png");
+  auto decoded = decode_image(bytes_of(outside));
+  ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
+  auto embedding = reference_->model().embed_image(*decoded);
+  ASSERT_TRUE(embedding.is_ok()) << embedding.status().to_string();
+
+  const json uploaded_query = {
+      {"terms",
+       {{{"text", "hand x-ray"}, {"weight", 1.0}}, {{"upload", "film"}, {"weight", -0.5}}}},
+      {"k", 10},
+      {"min_score", -1}};
+  httplib::MultipartFormDataItems items = {{"query", uploaded_query.dump(), "", ""},
+                                           {"film", outside, "film.png", "image/png"}};
+  auto res = c.Post("/api/search/combined", items);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json got = json::parse(res->body);
+  EXPECT_EQ(got["query"]["terms"], 2);
+  EXPECT_EQ(got["query"]["uploads"], json::parse(R"([{"term":1,"upload":"film","weight":-0.5}])"));
+  ASSERT_EQ(got["results"].size(), 10u);
+
+  const json embedding_query = {
+      {"terms",
+       {{{"text", "hand x-ray"}, {"weight", 1.0}}, {{"embedding", *embedding}, {"weight", -0.5}}}},
+      {"k", 10},
+      {"min_score", -1}};
+  auto as_json = c.Post("/api/search/combined", embedding_query.dump(), "application/json");
+  ASSERT_TRUE(as_json && as_json->status == 200) << (as_json ? as_json->body : "no answer");
+  EXPECT_TRUE(same_ranking(ranking_of(got), ranking_of(json::parse(as_json->body)), 2e-5));
+
+  const std::vector<QueryTerm> terms = {text_term("hand x-ray", 1.0f), image_term(outside, -0.5f)};
+  auto want = reference_->search_combined(terms, all_results());
+  ASSERT_TRUE(want.is_ok()) << want.status().to_string();
+  EXPECT_TRUE(same_ranking(ranking_of(got), ranking_of(*want), 2e-5));
+
+  // An indexed image as the upload: it is not among its own results.
+  const testing::DatasetRow& row = data_->rows()[2];
+  const std::string indexed = testing::read_bytes(data_->file(row));
+  httplib::MultipartFormDataItems self_items = {
+      {"query",
+       json({{"terms", {{{"upload", "x"}}, {{"text", "chest"}, {"weight", 0.25}}}},
+             {"k", 10},
+             {"min_score", -1}})
+           .dump(),
+       "", ""},
+      {"x", indexed, "x.png", "image/png"}};
+  auto self = c.Post("/api/search/combined", self_items);
+  ASSERT_TRUE(self && self->status == 200) << (self ? self->body : "no answer");
+  const json self_json = json::parse(self->body);
+  for (const json& hit : self_json["results"]) EXPECT_NE(hit["image_name"], row.image_name);
+  auto self_want = reference_->search_combined(
+      std::vector<QueryTerm>{image_term(indexed, 1.0f), text_term("chest", 0.25f)}, all_results());
+  ASSERT_TRUE(self_want.is_ok()) << self_want.status().to_string();
+  EXPECT_TRUE(same_ranking(ranking_of(self_json), ranking_of(*self_want), 2e-5));
 }
 
 }  // namespace

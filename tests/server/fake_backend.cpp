@@ -104,6 +104,11 @@ std::string FakeBackend::last_query() const {
   return last_query_;
 }
 
+std::vector<QueryTerm> FakeBackend::last_terms() const {
+  std::lock_guard lock(mutex_);
+  return last_terms_;
+}
+
 Status FakeBackend::before_search(std::string_view query, const SearchOptions& options) const {
   ++searches_;
   if (int ms = delay_ms_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -221,9 +226,22 @@ StatusOr<SearchResponse> FakeBackend::search_combined(std::span<const QueryTerm>
   std::string q;
   for (const QueryTerm& t : terms) q += t.text + " ";
   XRS_RETURN_IF_ERROR(before_search(q, options));
+  {
+    std::lock_guard lock(mutex_);
+    last_terms_.assign(terms.begin(), terms.end());
+  }
   XRS_RETURN_IF_ERROR(validate_query_terms(terms, kFakeDim));
   std::set<int64_t> used;
   for (size_t i = 0; i < terms.size(); ++i) {
+    if (terms[i].kind == QueryTerm::Kind::kImage) {  // decoded for real, as the service does
+      const std::string& bytes = terms[i].image_bytes;
+      auto decoded =
+          decode_image(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+      if (!decoded.is_ok()) {
+        return decoded.status().with_context("term " + std::to_string(i + 1) +
+                                             ": the query image cannot be used");
+      }
+    }
     if (terms[i].kind != QueryTerm::Kind::kId) continue;
     if (!image(terms[i].id).is_ok()) {
       return Status::not_found("term " + std::to_string(i + 1) + ": no indexed image has id " +

@@ -10,7 +10,8 @@
 //   service's would); scores are 0.99, 0.98, ... in an order that depends on the upload.
 // - Similar: like image, from the indexed image itself, which is left out.
 // - Combined: validated as the real service does (validate_query_terms, ids must exist, the
-//   threshold rule); scores as for text, from the terms' texts; id terms are left out.
+//   threshold rule, image terms decoded with the real decoder); scores as for text, from the
+//   terms' texts; id terms are left out.
 // - Embedding (dimension kFakeDim): image i scores the query's value at i % kFakeDim (after the
 //   real validation), so a test can choose the ranking.
 // - collapse_duplicates: images of one category count as near-duplicates of each other, so the
@@ -62,6 +63,8 @@ class FakeBackend : public SearchBackend {
   // The options and query text of the last search (for checking what the router parsed).
   SearchOptions last_options() const;
   std::string last_query() const;
+  // The terms of the last combined search.
+  std::vector<QueryTerm> last_terms() const;
   int search_count() const { return searches_; }
 
  private:
@@ -71,9 +74,10 @@ class FakeBackend : public SearchBackend {
 
   std::vector<IndexedImage> images_;
   mutable std::mutex mutex_;
-  mutable SearchOptions last_options_;  // guarded by mutex_
-  mutable std::string last_query_;      // guarded by mutex_
-  Status failure_;                      // guarded by mutex_
+  mutable SearchOptions last_options_;         // guarded by mutex_
+  mutable std::string last_query_;             // guarded by mutex_
+  mutable std::vector<QueryTerm> last_terms_;  // guarded by mutex_
+  Status failure_;                             // guarded by mutex_
   std::atomic<int> delay_ms_{0};
   std::atomic<float> duplicate_min_score_{kDefaultDuplicateMinScore};
   std::atomic<bool> throw_{false};

@@ -288,6 +288,169 @@ TEST_F(RouterTest, ImageSearchLimitsUploadSize) {
   expect_error(handle(wrong_type), 415, "unsupported_media_type", "multipart/form-data");
 }
 
+// POST /api/search/combined as multipart/form-data: the JSON document in the form field "query",
+// the images as file parts that {"upload": "<part name>"} terms name.
+HttpRequest combined_form(const std::string& query, std::vector<FormPart> files) {
+  std::vector<FormPart> parts = {field("query", query)};
+  for (FormPart& f : files) parts.push_back(std::move(f));
+  HttpRequest r = form_request(std::move(parts));
+  r.path = "/api/search/combined";
+  return r;
+}
+FormPart named_file(std::string name, std::string bytes, std::string filename = "q.png") {
+  return {std::move(name), std::move(filename), "image/png", std::move(bytes)};
+}
+
+TEST_F(RouterTest, CombinedSearchWithUploadedImages) {
+  const std::string png = png_bytes(40, 30);
+  const std::string jpeg = jpeg_bytes(24, 24);
+  HttpResponse r = handle(
+      combined_form(R"({"terms":[{"text":"chest x-ray","weight":2},{"upload":"img","weight":-0.5},)"
+                    R"({"upload":"second"},{"id":1}],"k":3})",
+                    {named_file("img", png, "film.png"), named_file("second", jpeg, "other.jpg")}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = body_json(r);
+  EXPECT_EQ(j["query"]["type"], "combined");
+  EXPECT_EQ(j["query"]["terms"], 4);
+  EXPECT_EQ(j["query"]["k"], 3);
+  EXPECT_EQ(j["query"]["uploads"], json::parse(R"([{"term":1,"upload":"img","weight":-0.5},)"
+                                               R"({"term":2,"upload":"second","weight":1.0}])"));
+  EXPECT_EQ(j["min_score_rule"], "the text default, as a term is text");
+  EXPECT_LE(j["results"].size(), 3u);
+  // Neither the bytes nor the file names come back.
+  EXPECT_EQ(r.body.find("PNG"), std::string::npos);
+  EXPECT_EQ(r.body.find("film.png"), std::string::npos);
+  // The backend got the uploads' bytes as image terms, in the terms' order and weights.
+  const std::vector<QueryTerm> terms = backend_->last_terms();
+  ASSERT_EQ(terms.size(), 4u);
+  EXPECT_EQ(terms[0].kind, QueryTerm::Kind::kText);
+  EXPECT_EQ(terms[0].weight, 2.0f);
+  EXPECT_EQ(terms[1].kind, QueryTerm::Kind::kImage);
+  EXPECT_EQ(terms[1].image_bytes, png);
+  EXPECT_EQ(terms[1].weight, -0.5f);
+  EXPECT_EQ(terms[2].kind, QueryTerm::Kind::kImage);
+  EXPECT_EQ(terms[2].image_bytes, jpeg);
+  EXPECT_EQ(terms[3].kind, QueryTerm::Kind::kId);
+  EXPECT_EQ(backend_->last_options().k, 3);
+  // Audited by type and size, never by name.
+  EXPECT_EQ(r.audit.event, "search.combined");
+  auto member = [&](const std::string& name) -> std::variant<int64_t, std::string, bool> {
+    for (const auto& [key, value] : r.audit.members) {
+      if (key == name) return value;
+    }
+    return false;
+  };
+  EXPECT_EQ(std::get<int64_t>(member("upload_terms")), 2);
+  EXPECT_EQ(std::get<std::string>(member("upload_type")), "png,jpeg");
+  EXPECT_EQ(std::get<int64_t>(member("upload_bytes")), int64_t(png.size() + jpeg.size()));
+  EXPECT_EQ(r.log_detail, "upload_bytes=" + std::to_string(png.size() + jpeg.size()));
+
+  // Image terms alone: the image default threshold; one part may serve two terms.
+  r = handle(combined_form(R"({"terms":[{"upload":"a"},{"upload":"a","weight":0.5}]})",
+                           {named_file("a", png)}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(r)["min_score_rule"], "the image default, as no term is text");
+  EXPECT_EQ(body_json(r)["query"]["uploads"].size(), 2u);
+
+  // A JSON body is answered as before: no "uploads" in the echo.
+  r = handle(json_request("/api/search/combined", R"({"terms":[{"text":"chest"}]})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(body_json(r)["query"].contains("uploads"));
+}
+
+TEST_F(RouterTest, CombinedSearchUploadErrorsNameTheField) {
+  const std::string png = png_bytes(16, 16);
+  const int before = backend_->search_count();
+  auto form = [&](const std::string& query, std::vector<FormPart> files) {
+    return handle(combined_form(query, std::move(files)));
+  };
+  expect_error(form(R"({"terms":[{"upload":"img"}]})", {named_file("image", png)}), 400,
+               "invalid_argument",
+               "terms[0].upload names no file part of the request: 'img' (its file parts: "
+               "'image')");
+  expect_error(form(R"({"terms":[{"text":"chest"},{"upload":"a"}]})", {}), 400, "invalid_argument",
+               "terms[1].upload names no file part of the request: 'a' (its file parts: none)");
+  expect_error(
+      form(R"({"terms":[{"upload":"a"}]})", {named_file("a", png), named_file("extra", png)}), 400,
+      "invalid_argument", "form field 'extra' is not used by any term");
+  expect_error(form(R"({"terms":[{"upload":"a","text":"chest"}]})", {named_file("a", png)}), 400,
+               "invalid_argument", "terms[0] must have exactly one of text, id, embedding, upload");
+  expect_error(form(R"({"terms":[{"upload":"a","id":1}]})", {named_file("a", png)}), 400,
+               "invalid_argument", "terms[0] must have exactly one of");
+  expect_error(form(R"({"terms":[{"upload":3}]})", {named_file("a", png)}), 400, "invalid_argument",
+               "terms[0].upload must be the name of a file part");
+  expect_error(form("{\"terms\":[{\"upload\":\"a\"}]", {named_file("a", png)}), 400,
+               "invalid_argument", "form field 'query' is not valid JSON");
+  expect_error(form(R"(["a"])", {named_file("a", png)}), 400, "invalid_argument",
+               "form field 'query' must be a JSON object");
+  expect_error(form("", {named_file("a", png)}), 400, "invalid_argument",
+               "form field 'query' is empty");
+  expect_error(form(R"({"terms":[{"upload":"a"}],"file":"a"})", {named_file("a", png)}), 400,
+               "invalid_argument", "unknown field 'file'");
+  expect_error(form(R"({"terms":[{"upload":"a"}],"k":0})", {named_file("a", png)}), 400,
+               "invalid_argument", "k must be");
+  HttpRequest no_query = combined_form("", {named_file("a", png)});
+  no_query.form.erase(no_query.form.begin());
+  expect_error(handle(no_query), 400, "invalid_argument", "missing form field 'query'");
+  expect_error(form(R"({"terms":[{"upload":"a"}]})", {named_file("a", png), named_file("a", png)}),
+               400, "invalid_argument", "form field 'a' is given more than once");
+  // In a JSON body an upload term has nothing to refer to.
+  expect_error(
+      handle(json_request("/api/search/combined", R"({"terms":[{"upload":"a"}]})")), 400,
+      "invalid_argument",
+      "terms[0].upload needs a multipart/form-data request: send the JSON document as the form "
+      "field 'query'");
+  // Not images, the same refusals (and words) as POST /api/search/image, naming the term.
+  expect_error(
+      form(R"({"terms":[{"upload":"a"}]})", {named_file("a", "hello, this is text", "notes.png")}),
+      400, "invalid_argument", "terms[0]: uploaded file 'notes.png': not an image");
+  expect_error(form(R"({"terms":[{"text":"x"},{"upload":"a"}]})",
+                    {named_file("a", "GIF89a\x01\x00\x01\x00\x00\x00\x00", "a.gif")}),
+               415, "unsupported", "terms[1]: uploaded file 'a.gif'");
+  expect_error(form(R"({"terms":[{"upload":"a"}]})", {named_file("a", "", "empty.png")}), 400,
+               "invalid_argument", "terms[0]: uploaded file 'empty.png' is empty");
+  EXPECT_EQ(backend_->search_count(), before) << "refused before the backend";
+  // Cut short after a valid header: the decoder in the backend refuses it; the answer names the
+  // term and its part.
+  HttpResponse cut = form(R"({"terms":[{"text":"x"},{"upload":"half"}]})",
+                          {named_file("half", png.substr(0, png.size() / 2), "cut.png")});
+  EXPECT_EQ(cut.status, 400) << cut.body;
+  EXPECT_NE(cut.body.find("terms[1].upload 'half' (uploaded file 'cut.png')"), std::string::npos)
+      << cut.body;
+}
+
+TEST_F(RouterTest, CombinedSearchUploadLimits) {
+  make_router(with<RouterOptions>([](auto& o) {
+    o.max_upload_bytes = 1000;
+    o.max_json_bytes = 100;
+  }));
+  expect_error(handle(combined_form(R"({"terms":[{"upload":"a"}]})",
+                                    {named_file("a", std::string(1001, 'x'))})),
+               413, "resource_exhausted", "the limit is 1000 bytes");
+  expect_error(handle(combined_form(
+                   R"({"terms":[{"upload":"a"}],"category":")" + std::string(100, 'c') + "\"}",
+                   {named_file("a", png_bytes(8, 8))})),
+               413, "resource_exhausted", "form field 'query' is");
+  // The body limit of a multipart request is the upload limit; JSON keeps the JSON limit.
+  auto limit = [&](HttpRequest r) {
+    auto admitted = router_->admit(r);
+    auto* a = std::get_if<ApiRouter::Admission>(&admitted);
+    EXPECT_NE(a, nullptr);
+    return a == nullptr ? size_t{0} : router_->body_limit(*a);
+  };
+  EXPECT_EQ(limit(combined_form("{}", {})), 1000u);
+  EXPECT_EQ(limit(json_request("/api/search/combined", "{}")), 100u);
+  // Neither JSON nor multipart: 415 names both.
+  HttpRequest text = json_request("/api/search/combined", "{}");
+  text.headers = {{"Content-Type", "text/plain"}};
+  expect_error(handle(text), 415, "unsupported_media_type",
+               "application/json (or multipart/form-data with uploads)");
+  // Other JSON routes still refuse multipart.
+  HttpRequest form_text = combined_form("{}", {});
+  form_text.path = "/api/search/text";
+  expect_error(handle(form_text), 415, "unsupported_media_type", "application/json");
+}
+
 // The fake backend scores image i with the query's value i % kFakeDim, so the ranking is known.
 TEST_F(RouterTest, EmbeddingSearch) {
   HttpResponse r = handle(json_request(

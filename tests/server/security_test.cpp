@@ -365,5 +365,43 @@ TEST_F(SecureRouterTest, RequestRateAndUploadsPerClient) {
   EXPECT_EQ(std::get<HttpResponse>(second).header("Retry-After"), "1");
 }
 
+// A combined query with uploads is an upload: it takes the client's upload slot (shared with
+// /api/search/image); the same route with a JSON body does not.
+TEST_F(SecureRouterTest, CombinedQueriesWithUploadsTakeAnUploadSlot) {
+  make_secure_router(with<RouterOptions>([](auto& o) {
+    o.rate_limit = {.requests_per_s = 100, .burst = 100, .uploads_per_client = 1};
+  }));
+  auto as_searcher = [](HttpRequest r) {
+    r.headers.emplace_back("Authorization", "Bearer search-token-0123456789abcdef");
+    r.remote_address = "10.0.0.5";
+    return r;
+  };
+  HttpRequest combined =
+      as_searcher(form_request({field("query", R"({"terms":[{"upload":"a"}]})"),
+                                {"a", "a.png", "image/png", png_bytes(16, 16)}}));
+  combined.path = "/api/search/combined";
+  const HttpRequest image = as_searcher(form_request({file_part(png_bytes(16, 16))}));
+  const HttpRequest json_body =
+      as_searcher(json_request("/api/search/combined", R"({"terms":[{"text":"chest"}]})"));
+  {
+    HttpRequest r = combined;
+    auto first = router_->admit(r);
+    ASSERT_TRUE(std::holds_alternative<ApiRouter::Admission>(first));
+    EXPECT_TRUE(std::get<ApiRouter::Admission>(first).multipart);
+    for (HttpRequest again : {combined, image}) {
+      auto second = router_->admit(again);
+      ASSERT_TRUE(std::holds_alternative<HttpResponse>(second)) << again.path;
+      expect_error(std::get<HttpResponse>(second), 429, "resource_exhausted", "uploads in flight");
+    }
+    HttpRequest j = json_body;
+    auto plain = router_->admit(j);
+    ASSERT_TRUE(std::holds_alternative<ApiRouter::Admission>(plain));
+    EXPECT_FALSE(std::get<ApiRouter::Admission>(plain).multipart);
+  }
+  // The first one answered: its slot is free again.
+  EXPECT_EQ(handle(combined).status, 200);
+  EXPECT_EQ(handle(image).status, 200);
+}
+
 }  // namespace
 }  // namespace xrs::testing

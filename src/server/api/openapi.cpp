@@ -106,11 +106,12 @@ constexpr const char* kDocument = R"json({
         "type": "object", "required": ["terms"], "additionalProperties": false,
         "properties": {
           "terms": {"type": "array", "minItems": 1, "maxItems": 16, "items": {
-            "type": "object", "additionalProperties": false, "description": "Exactly one of text, id, embedding",
+            "type": "object", "additionalProperties": false, "description": "Exactly one of text, id, embedding, upload",
             "properties": {
               "text": {"type": "string", "minLength": 1},
               "id": {"type": "integer", "format": "int64", "minimum": 0, "description": "An indexed image; left out of the results"},
               "embedding": {"type": "array", "items": {"type": "number"}},
+              "upload": {"type": "string", "description": "multipart/form-data requests only: the name of a file part holding an image (PNG, JPEG or DICOM), embedded as POST /api/search/image embeds its upload; an indexed image uploaded this way is left out of the results"},
               "weight": {"type": "number", "default": 1, "description": "Finite, not 0; negative subtracts"}}}},
           "k": {"$ref": "#/components/schemas/K"},
           "offset": {"$ref": "#/components/schemas/Offset"},
@@ -119,6 +120,14 @@ constexpr const char* kDocument = R"json({
           "category": {"$ref": "#/components/schemas/Category"},
           "collapse_duplicates": {"$ref": "#/components/schemas/CollapseDuplicates"}
         }
+      },
+      "CombinedSearchForm": {
+        "type": "object", "required": ["query"],
+        "description": "A combined query with uploaded images as terms: every part other than query is a file that an {\"upload\": \"<part name>\"} term names (each part must be used; the parts together count against the upload limit)",
+        "properties": {
+          "query": {"type": "string", "description": "The JSON document of a CombinedSearchRequest (k, min_score and the other options go here too)"}
+        },
+        "additionalProperties": {"type": "string", "format": "binary", "description": "An image file (PNG, JPEG or DICOM) named by an upload term"}
       },
       "ImageSearchForm": {
         "type": "object", "required": ["file"], "additionalProperties": false,
@@ -161,6 +170,7 @@ constexpr const char* kDocument = R"json({
           "query": {"type": "object", "required": ["type", "k", "offset", "category"], "properties": {
             "type": {"type": "string", "enum": ["text", "image", "similar", "embedding", "combined"]},
             "terms": {"type": "integer", "description": "combined only: how many terms"},
+            "uploads": {"type": "array", "description": "combined with uploaded images only: the upload terms (their index in terms, the file part, the weight; never the bytes or file names)", "items": {"type": "object", "properties": {"term": {"type": "integer"}, "upload": {"type": "string"}, "weight": {"type": "number"}}}},
             "k": {"type": "integer"},
             "offset": {"type": "integer"},
             "category": {"type": "string", "nullable": true},

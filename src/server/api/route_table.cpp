@@ -134,12 +134,14 @@ const Route kRoutes[] = {
          "500": {"$ref": "#/components/responses/Internal"}
        }
      })json"},
-    {"/api/search/combined", Method::kPost, BodyKind::kJson, &RouterOptions::max_json_bytes,
-     kSearchScope, "search.combined",
+    {"/api/search/combined", Method::kPost, BodyKind::kJsonOrMultipart,
+     &RouterOptions::max_json_bytes, kSearchScope, "search.combined",
      [](const RouteContext& c) { return handle_search_combined(c.backend, c.options, c.request); },
      R"json({
-       "summary": "Images closest to a weighted sum of texts, indexed images and embeddings", "operationId": "searchCombined",
-       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CombinedSearchRequest"}}}},
+       "summary": "Images closest to a weighted sum of texts, indexed images, uploaded images and embeddings", "operationId": "searchCombined",
+       "requestBody": {"required": true, "content": {
+         "application/json": {"schema": {"$ref": "#/components/schemas/CombinedSearchRequest"}},
+         "multipart/form-data": {"schema": {"$ref": "#/components/schemas/CombinedSearchForm"}}}},
        "responses": {
          "200": {"$ref": "#/components/responses/SearchResults"},
          "400": {"$ref": "#/components/responses/BadRequest"},
@@ -148,6 +150,7 @@ const Route kRoutes[] = {
          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
          "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+         "422": {"$ref": "#/components/responses/UnprocessableImage"},
          "500": {"$ref": "#/components/responses/Internal"},
          "503": {"$ref": "#/components/responses/Unavailable"}
        }

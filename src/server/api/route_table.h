@@ -36,8 +36,10 @@ enum class Method {
 };
 
 // What a route reads as its body: nothing (a body is refused by the transport), a JSON document
-// (Content-Type application/json), or a multipart/form-data upload.
-enum class BodyKind { kNone, kJson, kMultipart };
+// (Content-Type application/json), a multipart/form-data upload, or either of the last two
+// (kJsonOrMultipart: a JSON request that may come with uploads, as POST /api/search/combined).
+// Multipart requests take the client's upload slot and max_upload_bytes as their body limit.
+enum class BodyKind { kNone, kJson, kMultipart, kJsonOrMultipart };
 
 // Who may call a route (docs/SECURITY.md, "Scopes"). When the server has tokens, a route with
 // needs_token answers 401 to a request without a valid "Authorization: Bearer <token>", and 403
@@ -77,7 +79,8 @@ struct Route {
   std::string_view path;  // pattern, e.g. "/api/images/{id}"
   Method method;
   BodyKind body;
-  // The RouterOptions field holding the most body bytes accepted (nullptr for kNone).
+  // The RouterOptions field holding the most body bytes accepted (nullptr for kNone; for
+  // kJsonOrMultipart, the JSON limit: a multipart request has max_upload_bytes).
   size_t RouterOptions::*body_limit;
   Access access;
   // The audit log's event for this route ("search.text", "image.open", ...; docs/SECURITY.md):

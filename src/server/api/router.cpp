@@ -156,20 +156,24 @@ std::variant<ApiRouter::Admission, HttpResponse> ApiRouter::admit(HttpRequest& r
                                      "' does not have the scope this route needs (" +
                                      security::scopes_text(route->access.scopes) + ")"));
   }
-  if (route->body != BodyKind::kNone) {
-    const std::string type = media_type(request.header("Content-Type").value_or(""));
-    const char* expected =
-        route->body == BodyKind::kMultipart ? "multipart/form-data" : "application/json";
-    if (type != expected) {
-      return reject(request, route,
-                    error_response(415, "unsupported_media_type",
-                                   std::string("send the request as Content-Type: ") + expected +
-                                       (type.empty() ? std::string(" (none was given)")
-                                                     : ", not " + clip_for_message(type, 40))));
-    }
+  const std::string type = media_type(request.header("Content-Type").value_or(""));
+  const bool multipart =
+      type == "multipart/form-data" &&
+      (route->body == BodyKind::kMultipart || route->body == BodyKind::kJsonOrMultipart);
+  if (route->body != BodyKind::kNone && !multipart &&
+      (type != "application/json" || route->body == BodyKind::kMultipart)) {
+    const char* expected = route->body == BodyKind::kMultipart ? "multipart/form-data"
+                           : route->body == BodyKind::kJson
+                               ? "application/json"
+                               : "application/json (or multipart/form-data with uploads)";
+    return reject(request, route,
+                  error_response(415, "unsupported_media_type",
+                                 std::string("send the request as Content-Type: ") + expected +
+                                     (type.empty() ? std::string(" (none was given)")
+                                                   : ", not " + clip_for_message(type, 40))));
   }
-  Admission admission{route, std::move(chosen->params), {}};
-  if (route->body == BodyKind::kMultipart) {
+  Admission admission{route, std::move(chosen->params), {}, multipart};
+  if (multipart) {
     auto slot = limiter_->begin_upload(client);
     if (!slot) {
       HttpResponse response = error_response(
@@ -186,7 +190,8 @@ std::variant<ApiRouter::Admission, HttpResponse> ApiRouter::admit(HttpRequest& r
 
 size_t ApiRouter::body_limit(const Admission& admission) const {
   const api::Route* route = admission.route;
-  return route == nullptr || route->body_limit == nullptr ? 0 : options_.*(route->body_limit);
+  if (route == nullptr || route->body_limit == nullptr) return 0;
+  return admission.multipart ? options_.max_upload_bytes : options_.*(route->body_limit);
 }
 
 HttpResponse ApiRouter::serve(const HttpRequest& request, const Admission& admission) const {
@@ -206,7 +211,7 @@ HttpResponse ApiRouter::serve(const HttpRequest& request, const Admission& admis
   add_security_headers(response);
   audit(request, admission.route, response);
   size_t upload = 0;
-  if (admission.route->body == api::BodyKind::kMultipart) {
+  if (admission.multipart) {
     for (const FormPart& part : request.form) upload += part.content.size();
   }
   metrics_->record(admission.route->path, response.status,

@@ -76,6 +76,7 @@ class ApiRouter {
     const api::Route* route = nullptr;
     api::PathParams params;  // views into the request's path
     security::RateLimiter::UploadSlot upload;
+    bool multipart = false;  // the body is multipart/form-data (an upload)
   };
 
   // Everything about `request` that needs only the method, path, query and headers: the
@@ -86,9 +87,9 @@ class ApiRouter {
   // an upload. Counts against the client's rate: call once per request.
   std::variant<Admission, HttpResponse> admit(HttpRequest& request) const;
 
-  // The most body bytes the admitted route accepts (Route::body_limit: max_upload_bytes for
-  // image uploads, max_json_bytes for JSON routes, 0 for the rest); the transport stops reading
-  // past it.
+  // The most body bytes the admitted request may send (Route::body_limit: max_upload_bytes for
+  // multipart uploads, max_json_bytes for JSON bodies, 0 for the rest); the transport stops
+  // reading past it.
   size_t body_limit(const Admission& admission) const;
 
   // The response for an admitted request (its body read). Never throws; a bug becomes a 500

@@ -1,5 +1,5 @@
-// POST /api/search/{text,image,similar,embedding}: request validation, the backend call, the
-// response document. docs/API.md ("Search") is the contract; every rejection names the field at
+// POST /api/search/{text,image,similar,embedding,combined}: request validation, the backend call,
+// the response document. docs/API.md ("Search") is the contract; every rejection names the field at
 // fault.
 #include <algorithm>
 #include <cctype>
@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "imaging/decode.h"
 #include "server/api/handlers.h"
@@ -26,7 +28,9 @@ constexpr std::string_view kFieldsEmbedding[] = {"embedding", "k",        "offse
                                                  "min_score", "category", "collapse_duplicates"};
 constexpr std::string_view kFieldsCombined[] = {
     "terms", "k", "offset", "min_score", "category", "collapse_duplicates", "raw_text"};
-constexpr std::string_view kTermFields[] = {"text", "id", "embedding", "weight"};
+constexpr std::string_view kTermFields[] = {"text", "id", "embedding", "upload", "weight"};
+// The form field of a multipart combined request that holds its JSON document.
+constexpr std::string_view kCombinedQueryField = "query";
 constexpr std::string_view kFieldsImage[] = {"file",      "k",        "offset",
                                              "min_score", "category", "collapse_duplicates"};
 
@@ -53,27 +57,28 @@ std::string offset_range_message() {
   return "offset must be an integer between 0 and " + std::to_string(kMaxOffset) + ", got ";
 }
 
-StatusOr<json> parse_json_object(const HttpRequest& request, const RouterOptions& options,
-                                 std::span<const std::string_view> allowed) {
-  if (request.body.size() > options.max_json_bytes) {
-    return Status::resource_exhausted("the request body is " + std::to_string(request.body.size()) +
+// `text` as a JSON object with only `allowed` fields; `what` names it in messages ("the request
+// body", "form field 'query'").
+StatusOr<json> parse_json_text(std::string_view text, const std::string& what,
+                               const RouterOptions& options,
+                               std::span<const std::string_view> allowed) {
+  if (text.size() > options.max_json_bytes) {
+    return Status::resource_exhausted(what + " is " + std::to_string(text.size()) +
                                       " bytes; JSON requests are limited to " +
                                       std::to_string(options.max_json_bytes) + " bytes");
   }
-  if (request.body.empty()) {
-    return Status::invalid_argument("the request body is empty; send a JSON object");
-  }
+  if (text.empty()) return Status::invalid_argument(what + " is empty; send a JSON object");
   json body;
   try {
-    body = json::parse(request.body);
+    body = json::parse(text);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e400
     // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
-    std::string what = e.what();
-    if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-    return Status::invalid_argument("the request body is not valid JSON: " + what);
+    std::string error = e.what();
+    if (auto pos = error.find("] "); pos != std::string::npos) error.erase(0, pos + 2);
+    return Status::invalid_argument(what + " is not valid JSON: " + error);
   }
   if (!body.is_object()) {
-    return Status::invalid_argument("the request body must be a JSON object, got " + shown(body));
+    return Status::invalid_argument(what + " must be a JSON object, got " + shown(body));
   }
   // Unknown fields are rejected rather than ignored: a misspelt "min_scor" would otherwise
   // silently fall back to the default threshold.
@@ -84,6 +89,11 @@ StatusOr<json> parse_json_object(const HttpRequest& request, const RouterOptions
     }
   }
   return body;
+}
+
+StatusOr<json> parse_json_object(const HttpRequest& request, const RouterOptions& options,
+                                 std::span<const std::string_view> allowed) {
+  return parse_json_text(request.body, "the request body", options, allowed);
 }
 
 Status check_category(const SearchBackend& backend, const std::string& category) {
@@ -262,6 +272,71 @@ std::string_view image_type_name(std::span<const uint8_t> bytes) {
   return "unknown";
 }
 
+// Uploads (POST /api/search/image, and the file parts of a multipart combined query).
+
+// All the parts of a multipart request together against max_upload_bytes.
+Status check_upload_size(const HttpRequest& request, const RouterOptions& options) {
+  size_t total = 0;
+  for (const FormPart& part : request.form) total += part.content.size();
+  if (total > options.max_upload_bytes) {
+    return Status::resource_exhausted("the upload is " + std::to_string(total) +
+                                      " bytes; the limit is " +
+                                      std::to_string(options.max_upload_bytes) + " bytes");
+  }
+  return Status::ok();
+}
+
+// How messages name an uploaded file: by its file name when it has one (never logged or
+// audited: it may be a patient's).
+std::string upload_name(const FormPart& file) {
+  return file.filename.empty() ? "uploaded file"
+                               : "uploaded file '" + clip_for_message(file.filename) + "'";
+}
+
+// A file part's bytes as a query image: refused (naming it as `name`) when empty, or when its
+// header is not an image that is read; a cheap check, so that a text file or a GIF is refused
+// with the decoder's own words before the backend spends anything on it.
+StatusOr<std::span<const uint8_t>> read_upload(const FormPart& file, const std::string& name) {
+  if (file.content.empty()) return Status::invalid_argument(name + " is empty");
+  const auto bytes =
+      std::span(reinterpret_cast<const uint8_t*>(file.content.data()), file.content.size());
+  if (auto probe = probe_image(bytes); !probe.is_ok()) return probe.status().with_context(name);
+  return bytes;
+}
+
+// The response to a search with an uploaded image. Errors about the image itself (undecodable,
+// damaged, too large) are 4xx with `context` (the upload, when known) in front; the decoder
+// process crashing, hanging or running out of memory on it (imaging/decoder_pool.h) is 422, the
+// upload cannot be processed, and the server itself is unharmed.
+HttpResponse upload_search_result(const StatusOr<SearchResponse>& result,
+                                  const SearchQueryEcho& echo, const std::string& context) {
+  const Status& status = result.status();
+  const auto with_context = [&] { return context.empty() ? status : status.with_context(context); };
+  if (is_decoder_failure(status)) {
+    return error_response(422, "image_decoder_failed", with_context().message());
+  }
+  const StatusCode code = status.code();
+  const bool about_upload = code == StatusCode::kInvalidArgument ||
+                            code == StatusCode::kCorruption || code == StatusCode::kUnsupported ||
+                            code == StatusCode::kResourceExhausted;
+  if (about_upload) return error_response(with_context());
+  return search_result(result, echo);
+}
+
+// The type and size of uploads for the audit line (never their names or bytes).
+void audit_uploads(HttpResponse& response, std::span<const std::span<const uint8_t>> uploads) {
+  int64_t bytes = 0;
+  std::string types;
+  for (const auto& upload : uploads) {
+    bytes += static_cast<int64_t>(upload.size());
+    if (!types.empty()) types += ',';
+    types += image_type_name(upload);
+  }
+  response.log_detail = "upload_bytes=" + std::to_string(bytes);
+  response.audit.add("upload_type", types);
+  response.audit.add("upload_bytes", bytes);
+}
+
 }  // namespace
 
 HttpResponse handle_search_text(const SearchBackend& backend, const RouterOptions& options,
@@ -350,10 +425,18 @@ HttpResponse handle_search_embedding(const SearchBackend& backend, const RouterO
   return response;
 }
 
-// One element of "terms": {"text"|"id"|"embedding": ..., "weight": w (default 1)}.
+// The file parts of a multipart combined query (every part but "query"), by name; null for a
+// JSON body.
+using UploadParts = std::vector<const FormPart*>;
+
+// One element of "terms": {"text"|"id"|"embedding"|"upload": ..., "weight": w (default 1)}. An
+// upload term names a file part of `uploads` (null: the request is JSON and has none); its part
+// is returned in `upload`.
 static StatusOr<QueryTerm> read_term(const json& value, size_t index, const SearchBackend& backend,
-                                     const RouterOptions& options) {
+                                     const RouterOptions& options, const UploadParts* uploads,
+                                     const FormPart*& upload) {
   const std::string name = "terms[" + std::to_string(index) + "]";
+  upload = nullptr;
   if (!value.is_object()) {
     return Status::invalid_argument(name + " must be an object, got " + shown(value));
   }
@@ -367,7 +450,9 @@ static StatusOr<QueryTerm> read_term(const json& value, size_t index, const Sear
     if (item.key() != "weight") ++sources;
   }
   if (sources != 1) {
-    return Status::invalid_argument(name + " must have exactly one of text, id, embedding");
+    return Status::invalid_argument(name +
+                                    " must have exactly one of text, id, embedding, upload, got " +
+                                    std::to_string(sources));
   }
   QueryTerm term;
   if (auto it = value.find("weight"); it != value.end()) {
@@ -402,6 +487,35 @@ static StatusOr<QueryTerm> read_term(const json& value, size_t index, const Sear
     }
     term.kind = QueryTerm::Kind::kId;
     term.id = id->get<int64_t>();
+  } else if (auto up = value.find("upload"); up != value.end()) {
+    if (!up->is_string()) {
+      return Status::invalid_argument(
+          name + ".upload must be the name of a file part (a string), got " + shown(*up));
+    }
+    const std::string& part_name = up->get_ref<const std::string&>();
+    if (uploads == nullptr) {
+      return Status::invalid_argument(
+          name +
+          ".upload needs a multipart/form-data request: send the JSON document as the form "
+          "field 'query' and the image as a file part named '" +
+          clip_for_message(part_name) + "'");
+    }
+    for (const FormPart* part : *uploads) {
+      if (part->name == part_name) upload = part;
+    }
+    if (upload == nullptr) {
+      std::string parts;
+      for (const FormPart* part : *uploads) {
+        parts += (parts.empty() ? "'" : ", '") + clip_for_message(part->name) + "'";
+      }
+      return Status::invalid_argument(
+          name + ".upload names no file part of the request: '" + clip_for_message(part_name) +
+          "' (its file parts: " + (parts.empty() ? std::string("none") : parts) + ")");
+    }
+    auto bytes = read_upload(*upload, upload_name(*upload));
+    if (!bytes.is_ok()) return bytes.status().with_context(name);
+    term.kind = QueryTerm::Kind::kImage;
+    term.image_bytes = upload->content;
   } else {
     term.kind = QueryTerm::Kind::kEmbedding;
     XRS_ASSIGN_OR_RETURN(term.embedding, read_embedding(value["embedding"], name + ".embedding",
@@ -410,14 +524,47 @@ static StatusOr<QueryTerm> read_term(const json& value, size_t index, const Sear
   return term;
 }
 
+// The JSON document of a combined query: the body, or the form field "query" of a multipart
+// request, whose other parts are the files that upload terms name (`uploads`).
+static StatusOr<json> read_combined_request(const HttpRequest& request,
+                                            const RouterOptions& options, bool multipart,
+                                            UploadParts& uploads) {
+  if (!multipart) return parse_json_object(request, options, kFieldsCombined);
+  XRS_RETURN_IF_ERROR(check_upload_size(request, options));
+  const FormPart* query = nullptr;
+  std::vector<std::string_view> seen;
+  for (const FormPart& part : request.form) {
+    if (std::find(seen.begin(), seen.end(), part.name) != seen.end()) {
+      return Status::invalid_argument("form field '" + clip_for_message(part.name) +
+                                      "' is given more than once");
+    }
+    seen.push_back(part.name);
+    if (part.name == kCombinedQueryField) {
+      query = &part;
+    } else {
+      uploads.push_back(&part);
+    }
+  }
+  if (query == nullptr) {
+    return Status::invalid_argument(
+        "missing form field 'query' (the JSON document: {\"terms\": [...], \"k\": ...}, with "
+        "{\"upload\": \"<file part name>\", \"weight\": w} terms for the uploaded images)");
+  }
+  return parse_json_text(query->content, "form field 'query'", options, kFieldsCombined);
+}
+
 HttpResponse handle_search_combined(const SearchBackend& backend, const RouterOptions& options,
                                     const HttpRequest& request) {
-  auto body = parse_json_object(request, options, kFieldsCombined);
+  const bool multipart =
+      istarts_with(request.header("Content-Type").value_or(""), "multipart/form-data");
+  UploadParts uploads;
+  auto body = read_combined_request(request, options, multipart, uploads);
   if (!body.is_ok()) return error_response(body.status());
   auto it = body->find("terms");
   if (it == body->end() || it->is_null()) {
     return error_response(Status::invalid_argument(
-        "missing field 'terms' (an array of {\"text\"|\"id\"|\"embedding\", \"weight\"})"));
+        "missing field 'terms' (an array of {\"text\"|\"id\"|\"embedding\"|\"upload\", "
+        "\"weight\"})"));
   }
   if (!it->is_array()) {
     return error_response(
@@ -433,10 +580,22 @@ HttpResponse handle_search_combined(const SearchBackend& backend, const RouterOp
                                                    std::to_string(kMaxTerms)));
   }
   std::vector<QueryTerm> terms;
+  std::vector<const FormPart*> term_uploads;  // per term: its file part, or null
   for (size_t i = 0; i < it->size(); ++i) {
-    auto term = read_term((*it)[i], i, backend, options);
+    const FormPart* upload = nullptr;
+    auto term = read_term((*it)[i], i, backend, options, multipart ? &uploads : nullptr, upload);
     if (!term.is_ok()) return error_response(term.status());
     terms.push_back(std::move(term).value());
+    term_uploads.push_back(upload);
+  }
+  // A file that no term uses is a mistake (a misspelt name, or a term left out), not extra data.
+  for (const FormPart* part : uploads) {
+    if (std::find(term_uploads.begin(), term_uploads.end(), part) == term_uploads.end()) {
+      return error_response(Status::invalid_argument(
+          "form field '" + clip_for_message(part->name) +
+          "' is not used by any term (name it in a term as {\"upload\": \"" +
+          clip_for_message(part->name) + "\"}; options such as k go in the 'query' document)"));
+    }
   }
   SearchOptions search;
   if (Status s = read_json_options(*body, backend, search); !s.is_ok()) return error_response(s);
@@ -444,24 +603,42 @@ HttpResponse handle_search_combined(const SearchBackend& backend, const RouterOp
   const auto result = backend.search_combined(terms, search);
   SearchQueryEcho echo = SearchQueryEcho::of("combined", search);
   echo.terms = terms.size();
-  HttpResponse response = search_result(result, echo);
+  std::vector<std::span<const uint8_t>> upload_bytes;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (term_uploads[i] == nullptr) continue;
+    echo.uploads.push_back({i, term_uploads[i]->name, terms[i].weight});
+    const std::string& content = term_uploads[i]->content;
+    upload_bytes.emplace_back(reinterpret_cast<const uint8_t*>(content.data()), content.size());
+  }
+  // The service names a failing term "term N" (1-based); an upload's is "terms[N-1].upload".
+  std::string context;
+  if (!result.is_ok() && result.status().message().starts_with("term ")) {
+    const std::string& m = result.status().message();
+    size_t n = 0;
+    auto [ptr, ec] = std::from_chars(m.data() + 5, m.data() + m.size(), n);
+    if (ec == std::errc() && n >= 1 && n <= terms.size() && term_uploads[n - 1] != nullptr) {
+      context = "terms[" + std::to_string(n - 1) + "].upload '" +
+                clip_for_message(term_uploads[n - 1]->name) + "' (" +
+                upload_name(*term_uploads[n - 1]) + ")";
+    }
+  }
+  HttpResponse response = upload_bytes.empty() ? search_result(result, echo)
+                                               : upload_search_result(result, echo, context);
   audit_search(response, "search.combined", search, &result);
   response.audit.add("terms", static_cast<int64_t>(terms.size()));
   int64_t texts = 0;
   for (const QueryTerm& t : terms) texts += t.kind == QueryTerm::Kind::kText;
   response.audit.add("text_terms", texts);
+  if (!upload_bytes.empty()) {
+    response.audit.add("upload_terms", static_cast<int64_t>(upload_bytes.size()));
+    audit_uploads(response, upload_bytes);
+  }
   return response;
 }
 
 HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptions& options,
                                  const HttpRequest& request) {
-  size_t total = 0;
-  for (const FormPart& part : request.form) total += part.content.size();
-  if (total > options.max_upload_bytes) {
-    return error_response(Status::resource_exhausted(
-        "the upload is " + std::to_string(total) + " bytes; the limit is " +
-        std::to_string(options.max_upload_bytes) + " bytes"));
-  }
+  if (Status s = check_upload_size(request, options); !s.is_ok()) return error_response(s);
   const FormPart* file = nullptr;
   SearchOptions search;
   std::vector<std::string_view> seen;
@@ -487,37 +664,15 @@ HttpResponse handle_search_image(const SearchBackend& backend, const RouterOptio
     return error_response(Status::invalid_argument(
         "missing form field 'file' (the query image, as multipart/form-data)"));
   }
-  const std::string name = file->filename.empty()
-                               ? "uploaded file"
-                               : "uploaded file '" + clip_for_message(file->filename) + "'";
-  if (file->content.empty()) return error_response(Status::invalid_argument(name + " is empty"));
-  const auto bytes =
-      std::span(reinterpret_cast<const uint8_t*>(file->content.data()), file->content.size());
-  // A cheap header check first, so that a text file or a GIF is refused with the decoder's own
-  // words before the backend spends anything on it.
-  if (auto probe = probe_image(bytes); !probe.is_ok()) {
-    return error_response(probe.status().with_context(name));
-  }
+  const std::string name = upload_name(*file);
+  auto bytes = read_upload(*file, name);
+  if (!bytes.is_ok()) return error_response(bytes.status());
   if (Status s = validate_search_options(search); !s.is_ok()) return error_response(s);
-  auto result = backend.search_image(bytes, search);
-  // Errors about the image itself (undecodable, damaged, too large) name the upload.
-  const StatusCode code = result.status().code();
-  const bool about_upload = code == StatusCode::kInvalidArgument ||
-                            code == StatusCode::kCorruption || code == StatusCode::kUnsupported ||
-                            code == StatusCode::kResourceExhausted;
-  HttpResponse response =
-      // The decoder process crashed, hung or ran out of memory on it (imaging/decoder_pool.h):
-      // 422, the upload cannot be processed; the server itself is unharmed.
-      is_decoder_failure(result.status())
-          ? error_response(422, "image_decoder_failed",
-                           result.status().with_context(name).message())
-      : about_upload ? error_response(result.status().with_context(name))
-                     : search_result(result, SearchQueryEcho::of("image", search));
-  response.log_detail = "upload_bytes=" + std::to_string(file->content.size());
+  auto result = backend.search_image(*bytes, search);
+  HttpResponse response = upload_search_result(result, SearchQueryEcho::of("image", search), name);
   // The upload's type and size only: never its name (it may be a patient's) or its bytes.
   audit_search(response, "search.image", search, &result);
-  response.audit.add("upload_type", std::string(image_type_name(bytes)));
-  response.audit.add("upload_bytes", static_cast<int64_t>(file->content.size()));
+  audit_uploads(response, std::span(&*bytes, 1));
   return response;
 }
 
