@@ -1,6 +1,6 @@
-// xray-search bench --model M [--batch 32] [--threads N] [--iters 3] [--json]
-// Image throughput, one-image latency and text-query latency, with the same keys as the peer
-// benchmark (../shared/tools/peer_bench_pytorch.py).
+// xray-search bench --model M [--batch 32] [--threads N] [--iters 3] [--text-only] [--cpu-time]
+// [--json] Image throughput, one-image latency and text-query latency, with the same keys as the
+// peer benchmark (../shared/tools/peer_bench_pytorch.py).
 #include <memory>
 
 #include "clip/benchmark.h"
@@ -53,6 +53,13 @@ int run_bench(BenchCmdOptions o) {
                       {"gate_min", kGateMinCosine},
                       {"pass", r->quality_pass}};
     }
+    if (o.bench.text_only) {
+      for (const char* key :
+           {"image_ms_batch1", "vision_gflop_per_image", "sgemm_gflops", "fraction_of_sgemm"}) {
+        j.erase(key);
+      }
+      j.erase(batch_key);
+    }
     print_json(j);
     return r->quality_images > 0 && !r->quality_pass ? kExitFailure : kExitOk;
   }
@@ -62,11 +69,13 @@ int run_bench(BenchCmdOptions o) {
               r->kernels.c_str());
   std::printf("threads:          %d\n", r->threads);
   std::printf("load:             %.1f ms\n", r->load_ms);
-  std::printf("image, batch 1:   %.1f ms\n", r->image_ms_batch1);
-  std::printf("images, batch %d: %.2f images/s\n", r->batch, r->image_per_s_batch);
-  std::printf("  (%.2f GFLOP/image; %s product %.1f GFLOP/s; %.0f%% of that ceiling)\n",
-              r->vision_gflop_per_image, r->precision.c_str(), r->sgemm_gflops,
-              100 * r->fraction_of_sgemm);
+  if (!o.bench.text_only) {
+    std::printf("image, batch 1:   %.1f ms\n", r->image_ms_batch1);
+    std::printf("images, batch %d: %.2f images/s\n", r->batch, r->image_per_s_batch);
+    std::printf("  (%.2f GFLOP/image; %s product %.1f GFLOP/s; %.0f%% of that ceiling)\n",
+                r->vision_gflop_per_image, r->precision.c_str(), r->sgemm_gflops,
+                100 * r->fraction_of_sgemm);
+  }
   std::printf("text query:       %.2f ms\n", r->text_ms_query);
   if (r->text_ms_typed > 0) {
     std::printf("text, as typed:   %.2f ms (tokenizing included)\n", r->text_ms_typed);
@@ -107,6 +116,10 @@ void setup_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("--quality", o->bench.quality_dir,
                   "with bf16/int8: compare every image under DIR with float32 (the quality gate; "
                   "exit 1 when it fails)");
+  cmd->add_flag("--text-only", o->bench.text_only,
+                "only the text-query latencies (as typed, prompt ensemble of 8): no image");
+  cmd->add_flag("--cpu-time", o->bench.cpu_time,
+                "report the process's CPU time (all threads) instead of wall time (busy hosts)");
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o, &exit_code] { exit_code = run_bench(*o); });
 }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/file_util.h"
+#include "core/strings.h"
 #include "imaging/clip_preprocess.h"
 #include "imaging/decode.h"
 #include "imaging/encode.h"
@@ -19,57 +20,6 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 constexpr int kThumb = 96;  // longest side of a thumbnail, pixels
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string base64(std::string_view bytes) {
-  static constexpr char kChars[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint32_t(uint8_t(bytes[i])) << 16) |
-                       (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
-    out += kChars[v >> 18];
-    out += kChars[(v >> 12) & 63];
-    out += kChars[(v >> 6) & 63];
-    out += kChars[v & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) v |= uint32_t(uint8_t(bytes[i + 1])) << 8;
-    out += kChars[v >> 18];
-    out += kChars[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? kChars[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 // Thumbnails, rendered once per image.
 class Thumbnails {
@@ -95,10 +45,10 @@ class Thumbnails {
     }
     if (small.format == PixelFormat::kLA || small.format == PixelFormat::kRGBA) {
       StatusOr<std::string> png = encode_png(small);
-      return png.is_ok() ? "data:image/png;base64," + base64(*png) : "";
+      return png.is_ok() ? "data:image/png;base64," + base64_encode(*png) : "";
     }
     StatusOr<std::string> jpeg = encode_jpeg(small, 80);
-    return jpeg.is_ok() ? "data:image/jpeg;base64," + base64(*jpeg) : "";
+    return jpeg.is_ok() ? "data:image/jpeg;base64," + base64_encode(*jpeg) : "";
   }
 
   std::string data_dir_;

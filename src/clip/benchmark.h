@@ -19,6 +19,11 @@ struct BenchOptions {
   // under it) is embedded at float32 and at this precision, and the cosines are the quality gate.
   kernels::Precision precision = kernels::Precision::kFp32;
   std::string quality_dir;
+  // Only the text-query figures (text_ms_*): no image is embedded, no product measured.
+  bool text_only = false;
+  // Times are the CPU time of the process (all its threads) instead of wall time: comparisons on
+  // a busy host, where waiting for a core would count.
+  bool cpu_time = false;
 };
 
 // The quality gate of a lower-precision tier against float32 (docs/PERFORMANCE.md): mean cosine

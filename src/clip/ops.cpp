@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "clip/weights.h"
+#include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -86,6 +87,144 @@ void small_m_gemm(int M, int n0, int n1, int K, float alpha, const float* A, int
   }
 }
 
+// linear() with more than kSmallM and at most kTiledMaxM rows on AVX-512 hosts: tiled_gemm. The
+// rows of A (at most kTiledMaxM x K floats) stay in L1/L2 while the weights stream past once. A
+// prompt ensemble of 8 short queries is 24 rows; from about 60 rows on (whole prompts) oneDNN's
+// kernels on widened panels were faster on the Xeon host of docs/PERFORMANCE.md.
+constexpr int kTiledMaxM = 32;
+
+#ifdef XRS_HAVE_AVX2
+#define XRS_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+// Sixteen weights widened to float32 (float16: exact); with a mask, only its lanes (the rest 0).
+XRS_TARGET_AVX512 inline __m512 load16(const float* w) {
+  return _mm512_loadu_ps(w);
+}
+// (The maskz_ forms: GCC 12's unmasked ones start from an undefined register and warn.)
+XRS_TARGET_AVX512 inline __m512 load16(const uint16_t* w) {
+  return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+}
+XRS_TARGET_AVX512 inline __m512 load16(const float* w, __mmask16 m) {
+  return _mm512_maskz_loadu_ps(m, w);
+}
+XRS_TARGET_AVX512 inline __m512 load16(const uint16_t* w, __mmask16 m) {
+  return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_maskz_loadu_epi16(m, w));
+}
+
+XRS_TARGET_AVX512 inline float hsum512(__m512 v) {
+  const __m512d d = _mm512_castps_pd(v);
+  return hsum256(_mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 0)),
+                               _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 1))));
+}
+
+// C[MR, NR] = A[MR, K] · B[NR, K]^T + beta * C: MR x NR dot products along K, 16 lanes at a
+// time, each weight vector reused for MR rows and each row vector for NR weights.
+template <int MR, int NR, typename W>
+XRS_TARGET_AVX512 inline void tile_avx512(int K, const float* A, int lda, const W* B, int ldb,
+                                          float beta, float* C, int ldc,
+                                          const W* prefetch = nullptr) {
+  __m512 acc[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
+  }
+  int k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 w[NR];
+    for (int j = 0; j < NR; ++j) w[j] = load16(B + size_t(j) * ldb + k);
+    if (prefetch != nullptr) {
+      for (int j = 0; j < NR; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(prefetch + size_t(j) * ldb + k), _MM_HINT_T0);
+      }
+    }
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_loadu_ps(A + size_t(i) * lda + k);
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+    }
+  }
+  if (k < K) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1);
+    __m512 w[NR];
+    for (int j = 0; j < NR; ++j) w[j] = load16(B + size_t(j) * ldb + k, m);
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_maskz_loadu_ps(m, A + size_t(i) * lda + k);
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    for (int j = 0; j < NR; ++j) {
+      float* c = C + size_t(i) * ldc + j;
+      *c = hsum512(acc[i][j]) + (beta == 0 ? 0.0f : beta * *c);
+    }
+  }
+}
+
+// Every row of A against weight rows 0..NR of B, in tiles of 6 rows (24 accumulators, 4 weight
+// vectors and one row vector: 29 of the 32 vector registers).
+template <int NR, typename W>
+XRS_TARGET_AVX512 void tile_column_avx512(int M, int K, const float* A, int lda, const W* B,
+                                          int ldb, float beta, float* C, int ldc,
+                                          const W* next = nullptr) {
+  constexpr int kMR = 6;
+  int m = 0;
+  for (; m + kMR <= M; m += kMR) {
+    // The first tile reads these weights from memory; it also asks for the next block's (`next`),
+    // which then arrive while the other tiles compute from L1.
+    tile_avx512<kMR, NR>(K, A + size_t(m) * lda, lda, B, ldb, beta, C + size_t(m) * ldc, ldc,
+                         m == 0 ? next : nullptr);
+  }
+  const float* a = A + size_t(m) * lda;
+  float* c = C + size_t(m) * ldc;
+  switch (M - m) {
+    case 5:
+      tile_avx512<5, NR>(K, a, lda, B, ldb, beta, c, ldc);
+      break;
+    case 4:
+      tile_avx512<4, NR>(K, a, lda, B, ldb, beta, c, ldc);
+      break;
+    case 3:
+      tile_avx512<3, NR>(K, a, lda, B, ldb, beta, c, ldc);
+      break;
+    case 2:
+      tile_avx512<2, NR>(K, a, lda, B, ldb, beta, c, ldc);
+      break;
+    case 1:
+      tile_avx512<1, NR>(K, a, lda, B, ldb, beta, c, ldc);
+      break;
+    default:
+      break;
+  }
+}
+
+// C[M, n0:n1] = A[M, K] · B[n0:n1, :]^T + beta * C for kSmallM < M <= kTiledMaxM (AVX-512 hosts):
+// four weight rows at a time (at most 16 KiB of float16, kept in L1) against every row of A, so
+// the weights are read from memory once, widened in registers, with no packed copy. W is float or
+// float16: the same sums in the same order, as in small_m_gemm.
+template <typename W>
+XRS_TARGET_AVX512 void tiled_gemm(int M, int n0, int n1, int K, const float* A, int lda, const W* B,
+                                  int ldb, float beta, float* C, int ldc) {
+  constexpr int kNR = 4;
+  int n = n0;
+  for (; n + kNR <= n1; n += kNR) {
+    const W* next = n + 2 * kNR <= n1 ? B + size_t(n + kNR) * ldb : nullptr;
+    tile_column_avx512<kNR>(M, K, A, lda, B + size_t(n) * ldb, ldb, beta, C + n, ldc, next);
+  }
+  for (; n < n1; ++n) {
+    tile_column_avx512<1>(M, K, A, lda, B + size_t(n) * ldb, ldb, beta, C + n, ldc);
+  }
+}
+#endif  // XRS_HAVE_AVX2
+
+// Whether linear() of `rows` rows goes through tiled_gemm on this host.
+bool use_tiled(int rows) {
+#ifdef XRS_HAVE_AVX2
+  static const bool avx512 = kernels::cpu_features().has_avx512();
+  return avx512 && rows > kSmallM && rows <= kTiledMaxM;
+#else
+  (void)rows;
+  return false;
+#endif
+}
+
 }  // namespace
 
 void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
@@ -154,6 +293,23 @@ void panel_gemm_f16(int M, int n0, int n1, int K, const float* A, int lda, const
 }  // namespace
 
 void linear(int rows, const float* A, int lda, const Mat& w, float beta, float* C, int ldc) {
+#ifdef XRS_HAVE_AVX2
+  if (w.packed == nullptr && use_tiled(rows)) {
+    const int N = w.rows, K = w.cols;
+    const int parts = double(rows) * N * K < kParallelGemmMacs ? 1 : available_threads();
+    const int block = ((N + parts - 1) / parts + 15) / 16 * 16;
+    parallel_for(parts, [&](int t) {
+      const int n0 = t * block, n1 = std::min(N, n0 + block);
+      if (n0 >= n1) return;
+      if (w.f16 != nullptr) {
+        tiled_gemm(rows, n0, n1, K, A, lda, w.f16, K, beta, C, ldc);
+      } else {
+        tiled_gemm(rows, n0, n1, K, A, lda, w.data, K, beta, C, ldc);
+      }
+    });
+    return;
+  }
+#endif
   if (w.f16 != nullptr) {
     if (rows <= 0) return;
     const int N = w.rows, K = w.cols;
@@ -374,6 +530,20 @@ void softmax_rows(float* x, int rows, int cols, int stride, bool causal) {
     for (c = 0; c < valid; ++c) xr[c] *= inv;
     for (c = valid; c < cols; ++c) xr[c] = 0;
   }
+}
+
+float dot(const float* a, const float* b, int n) {
+  int i = 0;
+  float sum = 0;
+#ifdef XRS_HAVE_AVX2
+  __m256 acc = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  }
+  sum = hsum256(acc);
+#endif
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
 }
 
 void l2_normalize_rows(float* x, int rows, int cols) {

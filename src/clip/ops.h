@@ -22,8 +22,11 @@ void gemm_reference(int M, int N, int K, float alpha, const float* A, int lda, c
                     int ldb, bool trans_b, float beta, float* C, int ldc);
 
 // C[rows, w.rows] = A[rows, w.cols] · w^T + beta * C: an nn.Linear product through w.packed
-// (bf16/int8, kernels/gemm.h) when the weight has one, else gemm(). Split over the compute pool
-// like gemm().
+// (bf16/int8, kernels/gemm.h) when the weight has one; float16 weights (w.f16) through the
+// few-rows kernel (up to 8 rows) or widened in panels for gemm(); float32 weights through gemm().
+// On AVX-512 hosts, 9 to 32 rows of float16 or float32 weights (prompt ensembles) go through a
+// tiled kernel that reads the weights once, widening float16 in registers. Split over the compute
+// pool like gemm().
 struct Mat;
 void linear(int rows, const float* A, int lda, const Mat& w, float beta, float* C, int ldc);
 
@@ -44,6 +47,9 @@ void softmax_rows(float* x, int rows, int cols, int stride, bool causal);
 
 // The scalar activation (for tests): QuickGELU x*sigmoid(1.702x) or exact GELU 0.5x(1+erf(x/√2)).
 float activation_reference(float x, Activation act);
+
+// The dot product of two float32 vectors of n (8 lanes at a time, then the rest).
+float dot(const float* a, const float* b, int n);
 
 // Scales each row of a rows x cols matrix to unit L2 norm (rows of all zeros stay zero).
 void l2_normalize_rows(float* x, int rows, int cols);

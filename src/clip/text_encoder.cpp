@@ -42,29 +42,64 @@ void encode_texts_forward(const ClipWeights& w, const ClipHParams& h, const int3
 
 namespace {
 
-// The text tower over n sequences of `len` rows each, sequence b continuing prefixes[b] (may be
-// nullptr), rows at positions prefix length + i. x: n * len x W, the token + position embeddings on
-// entry, the last block's output on return. With `capture` (n == 1, no prefix), every layer's keys
-// and values are kept.
+// Sequence b's rows of a packed batch: start[b] .. start[b + 1].
+std::vector<int> row_starts(const int* lengths, int n) {
+  std::vector<int> start(n + 1, 0);
+  for (int b = 0; b < n; ++b) start[b + 1] = start[b] + lengths[b];
+  return start;
+}
+
+// One head's causal attention for `len` query rows continuing a prefix of P rows: row i sees the
+// prefix's keys and values (pk, pv, row stride W) and its own sequence's rows 0..i (k, v, row
+// stride 3W, like q). out (row stride W) = softmax(scale · q · keysᵀ) · values. `scores` holds at
+// least P + len floats.
+void attend(int len, int P, int head_dim, float scale, const float* q, const float* k,
+            const float* v, const float* pk, const float* pv, int W, float* scores, float* out) {
+  const int ld = 3 * W;
+  for (int i = 0; i < len; ++i) {
+    const float* qi = q + size_t(i) * ld;
+    const int valid = P + i + 1;
+    for (int j = 0; j < valid; ++j) {
+      const float* kj = j < P ? pk + size_t(j) * W : k + size_t(j - P) * ld;
+      scores[j] = scale * dot(qi, kj, head_dim);
+    }
+    softmax_rows(scores, 1, valid, valid, false);
+    float* o = out + size_t(i) * W;
+    std::fill(o, o + head_dim, 0.0f);
+    for (int j = 0; j < valid; ++j) {
+      const float* vj = j < P ? pv + size_t(j) * W : v + size_t(j - P) * ld;
+      const float p = scores[j];
+      for (int c = 0; c < head_dim; ++c) o[c] += p * vj[c];
+    }
+  }
+}
+
+// The text tower over n sequences packed one after the other (no padding rows: the linear layers
+// see sum(lengths) rows, attention runs per sequence), sequence b continuing prefixes[b] (may be
+// nullptr), its rows at positions prefix length + i. x: sum(lengths) x W, the token + position
+// embeddings on entry, the last block's output on return. With `capture` (n == 1, no prefix),
+// every layer's keys and values are kept.
 void forward_after_prefix(const ClipWeights& w, const ClipHParams& h,
-                          const TextPrefix* const* prefixes, int n, int len, float* x,
+                          const TextPrefix* const* prefixes, int n, const int* lengths, float* x,
                           TextPrefix* capture) {
   const TowerHParams& t = h.text;
-  const int W = t.width, M = t.mlp_width, rows = n * len;
+  const std::vector<int> start = row_starts(lengths, n);
+  const int W = t.width, M = t.mlp_width, rows = start[n];
   const int head_dim = W / t.heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  int max_prefix = 0;
+  int max_context = 0;
   for (int b = 0; b < n; ++b) {
-    if (prefixes[b] != nullptr) max_prefix = std::max(max_prefix, prefixes[b]->length);
+    max_context =
+        std::max(max_context, (prefixes[b] != nullptr ? prefixes[b]->length : 0) + lengths[b]);
   }
   const int layers = static_cast<int>(w.text.blocks.size());
   if (capture != nullptr) {
-    capture->length = len;
-    capture->k.assign(size_t(layers) * len * W, 0.0f);
-    capture->v.assign(size_t(layers) * len * W, 0.0f);
+    capture->length = rows;
+    capture->k.assign(size_t(layers) * rows * W, 0.0f);
+    capture->v.assign(size_t(layers) * rows * W, 0.0f);
   }
   std::vector<float> normed(size_t(rows) * W), qkv(size_t(rows) * 3 * W), attn(size_t(rows) * W),
-      hidden(size_t(rows) * M), scores(size_t(len) * (max_prefix + len));
+      hidden(size_t(rows) * M), scores(max_context);
   for (int l = 0; l < layers; ++l) {
     const BlockWeights& bw = w.text.blocks[l];
     layer_norm(x, rows, W, W, bw.ln_1_weight.data, bw.ln_1_bias.data, h.layer_norm_eps,
@@ -72,40 +107,23 @@ void forward_after_prefix(const ClipWeights& w, const ClipHParams& h,
     linear(rows, normed.data(), W, bw.attn_in_weight, 0.0f, qkv.data(), 3 * W);
     add_bias(qkv.data(), rows, 3 * W, 3 * W, bw.attn_in_bias.data);
     if (capture != nullptr) {
-      for (int r = 0; r < len; ++r) {
+      for (int r = 0; r < rows; ++r) {
         const float* row = qkv.data() + size_t(r) * 3 * W;
-        std::memcpy(capture->k.data() + (size_t(l) * len + r) * W, row + W, W * sizeof(float));
-        std::memcpy(capture->v.data() + (size_t(l) * len + r) * W, row + 2 * W, W * sizeof(float));
+        std::memcpy(capture->k.data() + (size_t(l) * rows + r) * W, row + W, W * sizeof(float));
+        std::memcpy(capture->v.data() + (size_t(l) * rows + r) * W, row + 2 * W, W * sizeof(float));
       }
     }
     for (int b = 0; b < n; ++b) {
       const TextPrefix* prefix = prefixes[b];
       const int P = prefix != nullptr ? prefix->length : 0;
-      const int ld = P + len;
-      const float* seq = qkv.data() + size_t(b) * len * 3 * W;
+      const float* seq = qkv.data() + size_t(start[b]) * 3 * W;
+      const float* pk = P > 0 ? prefix->k.data() + size_t(l) * P * W : nullptr;
+      const float* pv = P > 0 ? prefix->v.data() + size_t(l) * P * W : nullptr;
       for (int hd = 0; hd < t.heads; ++hd) {
         const int off = hd * head_dim;
-        const float* q = seq + off;
-        // Scores against the prefix's keys, then the sequence's own (causal: row i sees the whole
-        // prefix and its rows 0..i).
-        if (P > 0) {
-          gemm(len, P, head_dim, scale, q, 3 * W, prefix->k.data() + size_t(l) * P * W + off, W,
-               true, 0.0f, scores.data(), ld);
-        }
-        gemm(len, len, head_dim, scale, q, 3 * W, q + W, 3 * W, true, 0.0f, scores.data() + P, ld);
-        for (int i = 0; i < len; ++i) {
-          float* row = scores.data() + size_t(i) * ld;
-          const int valid = P + i + 1;
-          softmax_rows(row, 1, valid, ld, false);
-          std::fill(row + valid, row + ld, 0.0f);
-        }
-        float* dst = attn.data() + size_t(b) * len * W + off;
-        if (P > 0) {
-          gemm(len, head_dim, P, 1.0f, scores.data(), ld,
-               prefix->v.data() + size_t(l) * P * W + off, W, false, 0.0f, dst, W);
-        }
-        gemm(len, head_dim, len, 1.0f, scores.data() + P, ld, q + 2 * W, 3 * W, false,
-             P > 0 ? 1.0f : 0.0f, dst, W);
+        attend(lengths[b], P, head_dim, scale, seq + off, seq + W + off, seq + 2 * W + off,
+               P > 0 ? pk + off : nullptr, P > 0 ? pv + off : nullptr, W, scores.data(),
+               attn.data() + size_t(start[b]) * W + off);
       }
     }
     linear(rows, attn.data(), W, bw.attn_out_weight, 1.0f, x, W);
@@ -119,18 +137,18 @@ void forward_after_prefix(const ClipWeights& w, const ClipHParams& h,
   }
 }
 
-// Token + position embeddings of n sequences of `len` rows from `tokens` (n x C), row i of
-// sequence b at position offsets[b] + i (clamped: rows past the end token are never read).
+// Token + position embeddings of n packed sequences from `tokens` (n x C): sequence b's
+// lengths[b] rows, row i at position offsets[b] + i.
 std::vector<float> embed_tokens(const ClipHParams& h, const TextWeights& t, const int32_t* tokens,
-                                int n, int len, const int* offsets) {
+                                int n, const int* lengths, const int* offsets) {
   const int W = h.text.width, C = h.context_length;
-  std::vector<float> x(size_t(n) * len * W);
+  const std::vector<int> start = row_starts(lengths, n);
+  std::vector<float> x(size_t(start[n]) * W);
   for (int b = 0; b < n; ++b) {
-    for (int i = 0; i < len; ++i) {
-      const int pos = std::min(C - 1, offsets[b] + i);
+    for (int i = 0; i < lengths[b]; ++i) {
       const float* tok = t.token_embedding.data + size_t(tokens[size_t(b) * C + i]) * W;
-      const float* pe = t.positional_embedding.data + size_t(pos) * W;
-      float* dst = x.data() + (size_t(b) * len + i) * W;
+      const float* pe = t.positional_embedding.data + size_t(offsets[b] + i) * W;
+      float* dst = x.data() + (size_t(start[b]) + i) * W;
       for (int c = 0; c < W; ++c) dst[c] = tok[c] + pe[c];
     }
   }
@@ -142,12 +160,13 @@ std::vector<float> embed_tokens(const ClipHParams& h, const TextWeights& t, cons
 void encode_text_prefix(const ClipWeights& w, const ClipHParams& h, const int32_t* tokens,
                         int length, TextPrefix& out) {
   const int C = h.context_length;
+  length = std::min(length, C);
   std::vector<int32_t> padded(C, 0);
-  std::copy(tokens, tokens + std::min(length, C), padded.begin());
+  std::copy(tokens, tokens + length, padded.begin());
   const int zero = 0;
-  std::vector<float> x = embed_tokens(h, w.text, padded.data(), 1, length, &zero);
+  std::vector<float> x = embed_tokens(h, w.text, padded.data(), 1, &length, &zero);
   const TextPrefix* none = nullptr;
-  forward_after_prefix(w, h, &none, 1, length, x.data(), &out);
+  forward_after_prefix(w, h, &none, 1, &length, x.data(), &out);
 }
 
 void encode_texts_after_prefix(const ClipWeights& w, const ClipHParams& h,
@@ -155,14 +174,18 @@ void encode_texts_after_prefix(const ClipWeights& w, const ClipHParams& h,
                                const int* eot, float* out) {
   const TextWeights& t = w.text;
   const int W = h.text.width;
-  const int len = *std::max_element(eot, eot + n) + 1;
-  std::vector<int> offsets(n);
-  for (int b = 0; b < n; ++b) offsets[b] = prefixes[b] != nullptr ? prefixes[b]->length : 0;
-  std::vector<float> x = embed_tokens(h, t, tokens, n, len, offsets.data());
-  forward_after_prefix(w, h, prefixes, n, len, x.data(), nullptr);
+  // Each sequence up to its own end token: causal attention makes the rows after it irrelevant.
+  std::vector<int> lengths(n), offsets(n);
+  for (int b = 0; b < n; ++b) {
+    lengths[b] = eot[b] + 1;
+    offsets[b] = prefixes[b] != nullptr ? prefixes[b]->length : 0;
+  }
+  std::vector<float> x = embed_tokens(h, t, tokens, n, lengths.data(), offsets.data());
+  forward_after_prefix(w, h, prefixes, n, lengths.data(), x.data(), nullptr);
+  const std::vector<int> start = row_starts(lengths.data(), n);
   std::vector<float> pooled(size_t(n) * W);
   for (int b = 0; b < n; ++b) {
-    layer_norm(x.data() + (size_t(b) * len + eot[b]) * W, 1, W, W, t.ln_final_weight.data,
+    layer_norm(x.data() + (size_t(start[b]) + eot[b]) * W, 1, W, W, t.ln_final_weight.data,
                t.ln_final_bias.data, h.layer_norm_eps, pooled.data() + size_t(b) * W, W);
   }
   gemm(n, h.embed_dim, W, 1.0f, pooled.data(), W, t.projection.data, W, true, 0.0f, out,

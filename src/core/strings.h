@@ -1,5 +1,6 @@
-// Small string helpers every module needs: ASCII case folding, UTF-8 checking and counting, and
-// quoting untrusted text in messages. Plain functions of their arguments; thread-safe.
+// Small string helpers every module needs: ASCII case folding, UTF-8 checking and counting,
+// quoting untrusted text in messages, escaping text for HTML and base64 (RFC 4648). Plain functions
+// of their arguments; thread-safe.
 //
 // UTF-8 here is RFC 3629's: shortest form only, no surrogates (U+D800..U+DFFF), nothing past
 // U+10FFFF. Every function taking UTF-8 accepts arbitrary bytes without reading past the view.
@@ -49,5 +50,14 @@ std::string quote_for_message(std::string_view text);
 // and '%', becomes %HH (upper-case hex); cut to `max_bytes` input bytes first, with "..." when
 // cut. Reversible by percent-decoding (up to the cut).
 std::string escape_for_log(std::string_view text, size_t max_bytes = 200);
+
+// `text` safe inside HTML element content and quoted attribute values: & < > " ' become
+// &amp; &lt; &gt; &quot; &#39;; every other byte is unchanged.
+std::string html_escape(std::string_view text);
+
+// RFC 4648 section 4 base64 of `bytes`, padded with '=' to a multiple of 4 characters (data: URIs).
+std::string base64_encode(std::string_view bytes);
+// RFC 4648 section 5 base64url ('-' and '_' for '+' and '/'), without padding (tokens in URLs).
+std::string base64url_encode(std::string_view bytes);
 
 }  // namespace xrs

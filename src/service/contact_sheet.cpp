@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/file_util.h"
+#include "core/strings.h"
 #include "imaging/clip_preprocess.h"
 #include "imaging/decode.h"
 #include "imaging/encode.h"
@@ -13,55 +14,6 @@ namespace {
 
 constexpr int kThumbnailJpegQuality = 80;
 constexpr uint64_t kMaxImageFileBytes = 512ull * 1024 * 1024;
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string base64(const std::string& bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = uint32_t(uint8_t(bytes[i])) << 16 | uint32_t(uint8_t(bytes[i + 1])) << 8 |
-                       uint8_t(bytes[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) v |= uint32_t(uint8_t(bytes[i + 1])) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 StatusOr<std::string> thumbnail(const std::string& file, int size) {
   XRS_ASSIGN_OR_RETURN(std::string bytes, read_file(file, kMaxImageFileBytes));
@@ -120,7 +72,7 @@ StatusOr<std::string> render_contact_sheet(const std::vector<ContactSheetGroup>&
       StatusOr<std::string> jpeg = thumbnail(im.file, size);
       if (jpeg.is_ok()) {
         html += "<img alt=\"" + html_escape(im.image_name) + "\" src=\"data:image/jpeg;base64," +
-                base64(*jpeg) + "\">";
+                base64_encode(*jpeg) + "\">";
       } else {
         html += "<div class=\"missing\">" + html_escape(jpeg.status().message()) + "</div>";
       }

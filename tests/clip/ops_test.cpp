@@ -3,6 +3,7 @@
 
 #include "clip/compute_pool.h"
 #include "clip/weights.h"
+#include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 
 #include <gtest/gtest.h>
@@ -63,14 +64,17 @@ TEST(OpsTest, GemmMatchesReferenceForEveryShapeAndThreadCount) {
 }
 
 // Float16 weights (Mat::f16) whose values are exactly float16 give the float32 product bit for
-// bit on the few-rows path, and the same product to rounding on the panel path; any thread count.
+// bit on the few-rows path (up to 8 rows) and, on AVX-512 hosts, on the tiled path (9 to 32 rows:
+// prompt ensembles), and the same product to rounding on the panel path; any thread count. Both
+// agree with the double-precision reference.
 TEST(OpsTest, Float16WeightsGiveTheFloat32Product) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal;
+  const bool tiled = kernels::cpu_features().has_avx512();
   for (int K : {7, 64, 300}) {
-    for (int rows : {1, 3, 8, 9, 40}) {
-      const int N = 70;
-      std::vector<float> A(size_t(rows) * K), W(size_t(N) * K);
+    for (int rows : {1, 3, 8, 9, 24, 32, 33, 40, 100}) {
+      const int N = 70, lda = K + 3, ldc = N + 1;
+      std::vector<float> A(size_t(rows) * lda), W(size_t(N) * K);
       std::vector<uint16_t> H(W.size());
       for (float& a : A) a = normal(rng);
       for (size_t i = 0; i < W.size(); ++i) {
@@ -80,14 +84,27 @@ TEST(OpsTest, Float16WeightsGiveTheFloat32Product) {
       for (int threads : {1, 2}) {
         set_compute_threads(threads);
         for (float beta : {0.0f, 1.0f}) {
-          std::vector<float> c32(size_t(rows) * N, 0.5f), c16 = c32;
-          linear(rows, A.data(), K, Mat{W.data(), N, K, nullptr, nullptr}, beta, c32.data(), N);
-          linear(rows, A.data(), K, Mat{nullptr, N, K, nullptr, H.data()}, beta, c16.data(), N);
-          for (size_t i = 0; i < c32.size(); ++i) {
-            if (rows <= 8) {
-              ASSERT_EQ(c16[i], c32[i]) << rows << "x" << K << " at " << i;
-            } else {
-              ASSERT_NEAR(c16[i], c32[i], 1e-5f * (1 + std::fabs(c32[i]))) << rows << "x" << K;
+          std::vector<float> c32(size_t(rows) * ldc, 0.5f), c16 = c32, want = c32;
+          linear(rows, A.data(), lda, Mat{W.data(), N, K, nullptr, nullptr}, beta, c32.data(), ldc);
+          linear(rows, A.data(), lda, Mat{nullptr, N, K, nullptr, H.data()}, beta, c16.data(), ldc);
+          gemm_reference(rows, N, K, 1.0f, A.data(), lda, W.data(), K, true, beta, want.data(),
+                         ldc);
+          const bool same_kernel = rows <= 8 || (tiled && rows <= 32);
+          for (int r = 0; r < rows; ++r) {
+            for (int j = 0; j < ldc; ++j) {
+              const size_t i = size_t(r) * ldc + j;
+              if (j == N) {  // the padding column is never written
+                ASSERT_EQ(c16[i], 0.5f);
+                ASSERT_EQ(c32[i], 0.5f);
+                continue;
+              }
+              if (same_kernel) {
+                ASSERT_EQ(c16[i], c32[i]) << rows << "x" << K << " at " << i;
+              } else {
+                ASSERT_NEAR(c16[i], c32[i], 1e-5f * (1 + std::fabs(c32[i]))) << rows << "x" << K;
+              }
+              ASSERT_NEAR(c16[i], want[i], 1e-5f * std::sqrt(float(K)) * (1 + std::fabs(want[i])))
+                  << rows << "x" << K << " threads=" << threads << " beta=" << beta;
             }
           }
         }

@@ -117,5 +117,54 @@ TEST(StringsTest, EscapeForLog) {
   EXPECT_EQ(escape_for_log("abcdef", 3), "abc...");
 }
 
+TEST(StringsTest, HtmlEscape) {
+  EXPECT_EQ(html_escape(""), "");
+  EXPECT_EQ(html_escape("<a href=\"x\">Tom & Jerry's</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
+  // Already-escaped text is escaped again (the function does not guess), UTF-8 passes through.
+  EXPECT_EQ(html_escape("&amp;"), "&amp;amp;");
+  EXPECT_EQ(html_escape("Th\xC3\xB6rax \xE2\x82\xAC\n"), "Th\xC3\xB6rax \xE2\x82\xAC\n");
+}
+
+// RFC 4648 section 10 test vectors.
+TEST(StringsTest, Base64Rfc4648Vectors) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  // base64url (section 5) is the same without padding.
+  EXPECT_EQ(base64url_encode(""), "");
+  EXPECT_EQ(base64url_encode("f"), "Zg");
+  EXPECT_EQ(base64url_encode("fo"), "Zm8");
+  EXPECT_EQ(base64url_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64url_encode("foob"), "Zm9vYg");
+  EXPECT_EQ(base64url_encode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(base64url_encode("foobar"), "Zm9vYmFy");
+}
+
+// Every byte value, against Python's base64.b64encode / urlsafe_b64encode (padding stripped)
+// of bytes(range(256)): the two alphabets differ only in characters 62 and 63.
+TEST(StringsTest, Base64EveryByte) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  EXPECT_EQ(base64_encode(all),
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+"
+            "P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn"
+            "+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/"
+            "wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/"
+            "w==");
+  EXPECT_EQ(base64url_encode(all),
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-"
+            "P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn"
+            "-AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq-wsbKztLW2t7i5uru8vb6_"
+            "wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t_g4eLj5OXm5-jp6uvs7e7v8PHy8_T19vf4-fr7_P3-_"
+            "w");
+  EXPECT_EQ(base64_encode("\xFB\xFF"), "+/8=");
+  EXPECT_EQ(base64url_encode("\xFB\xFF"), "-_8");
+}
+
 }  // namespace
 }  // namespace xrs

@@ -45,24 +45,6 @@ std::vector<std::string_view> fields_of(std::string_view line) {
   return out;
 }
 
-std::string base64url(const uint8_t* data, size_t n) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; ++i) {
-    acc = (acc << 8) | data[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
 }  // namespace
 
 std::string_view scope_name(Scope scope) {
@@ -128,7 +110,8 @@ StatusOr<std::string> generate_token() {
     }
     got += static_cast<size_t>(n);
   }
-  return "xrs_" + base64url(bytes, sizeof bytes);
+  return "xrs_" +
+         base64url_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 std::string token_file_line(std::string_view name, Scopes scopes, std::string_view token) {
