@@ -1,6 +1,8 @@
 // Running the built `xray-search` (or any program) as a child process for the CLI and crash
 // tests: stdout and stderr captured through pipes, stdin from /dev/null, signals on demand.
 // posix_spawn, not fork: the test process may already run BLAS/OpenMP threads.
+// A thread drains both pipes from the start: a child that writes more than a pipe holds (a server's
+// access log under load) must never block on a full pipe while the test talks to it.
 #pragma once
 
 #include <fcntl.h>
@@ -14,9 +16,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -51,12 +56,17 @@ class Subprocess {
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     ::close(err[1]);
-    p->fd_[0] = out[0];
-    p->fd_[1] = err[0];
     if (rc != 0) {
+      ::close(out[0]);
+      ::close(err[0]);
       ADD_FAILURE() << "cannot start " << argv[0] << ": " << strerror(rc);
       return nullptr;
     }
+    if (::pipe2(p->stop_, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2 failed";
+      return nullptr;
+    }
+    p->drain_ = std::thread([raw = p.get(), out = out[0], err = err[0]] { raw->drain(out, err); });
     return p;
   }
 
@@ -65,42 +75,37 @@ class Subprocess {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
-    for (int fd : fd_) {
-      if (fd >= 0) ::close(fd);
-    }
+    stop_draining();
   }
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
 
   pid_t pid() const { return pid_; }
-  const std::string& out() const { return text_[0]; }
-  const std::string& err() const { return text_[1]; }
+  std::string out() const { return text(0); }
+  std::string err() const { return text(1); }
 
-  // Reads output until `pattern` appears in stderr (true), or the streams end or `timeout`
-  // passes (false).
+  // Waits until `pattern` appears in stderr (true), or the streams end or `timeout` passes (false).
   bool wait_for_stderr(const std::string& pattern, std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (text_[1].find(pattern) == std::string::npos) {
-      if ((fd_[0] < 0 && fd_[1] < 0) || std::chrono::steady_clock::now() >= end) return false;
-      pump(std::chrono::milliseconds(20));
-    }
-    return true;
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] {
+      return text_[1].find(pattern) != std::string::npos || ended_;
+    }) && text_[1].find(pattern) != std::string::npos;
   }
 
   void signal(int sig) { ASSERT_EQ(::kill(pid_, sig), 0) << "kill " << sig; }
 
-  // Reads everything the process writes and reaps it; SIGKILL after `timeout`.
+  // Waits for the output streams to end and reaps the process; SIGKILL after `timeout`.
   ProcessResult wait(std::chrono::seconds timeout = std::chrono::seconds(120)) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    bool killed = false;
-    while (fd_[0] >= 0 || fd_[1] >= 0) {
-      if (!killed && std::chrono::steady_clock::now() >= end) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!changed_.wait_for(lock, timeout, [&] { return ended_; })) {
         ADD_FAILURE() << "the child ran past " << timeout.count() << " s; killed";
         ::kill(pid_, SIGKILL);
-        killed = true;
+        // Its own children may hold the pipes open: stop reading them shortly after.
+        changed_.wait_for(lock, std::chrono::seconds(5), [&] { return ended_; });
       }
-      pump(std::chrono::milliseconds(100));
     }
+    stop_draining();
     int status = 0;
     ProcessResult r;
     if (::waitpid(pid_, &status, 0) == pid_) {
@@ -116,27 +121,67 @@ class Subprocess {
  private:
   Subprocess() = default;
 
-  // Reads what is available on either pipe, waiting at most `wait`.
-  void pump(std::chrono::milliseconds wait) {
-    pollfd fds[2];
-    for (int i = 0; i < 2; ++i) fds[i] = {fd_[i], POLLIN, 0};
-    if (::poll(fds, 2, static_cast<int>(wait.count())) <= 0) return;
-    for (int i = 0; i < 2; ++i) {
-      if (fd_[i] < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      char buf[65536];
-      const ssize_t n = ::read(fd_[i], buf, sizeof(buf));
-      if (n > 0) {
-        text_[i].append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fd_[i]);
-        fd_[i] = -1;
-      }
+  std::string text(int i) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_[i];
+  }
+
+  // Ends the drain thread (at once when the pipes have ended) and closes the stop pipe.
+  void stop_draining() {
+    if (drain_.joinable()) {
+      const char byte = 0;
+      [[maybe_unused]] const ssize_t n = ::write(stop_[1], &byte, 1);
+      drain_.join();
+    }
+    for (int& f : stop_) {
+      if (f >= 0) ::close(f);
+      f = -1;
     }
   }
 
+  // The drain thread: reads both pipes until both end (the process and any children that
+  // inherited them have exited or closed them) or stop_draining() asks it to stop.
+  void drain(int out, int err) {
+    int fd[2] = {out, err};
+    while (fd[0] >= 0 || fd[1] >= 0) {
+      pollfd fds[3];
+      for (int i = 0; i < 2; ++i) fds[i] = {fd[i], POLLIN, 0};
+      fds[2] = {stop_[0], POLLIN, 0};
+      if (::poll(fds, 3, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[2].revents != 0) break;
+      for (int i = 0; i < 2; ++i) {
+        if (fd[i] < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        char buf[65536];
+        const ssize_t n = ::read(fd[i], buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (n > 0) {
+          text_[i].append(buf, static_cast<size_t>(n));
+        } else {
+          ::close(fd[i]);
+          fd[i] = -1;
+        }
+        changed_.notify_all();
+      }
+    }
+    for (int f : fd) {
+      if (f >= 0) ::close(f);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    ended_ = true;
+    changed_.notify_all();
+  }
+
   pid_t pid_ = -1;
-  int fd_[2] = {-1, -1};  // stdout, stderr read ends
-  std::string text_[2];
+  std::thread drain_;
+  int stop_[2] = {-1, -1};    // a byte written to stop_[1] ends the drain thread
+  mutable std::mutex mutex_;  // guards text_ and ended_
+  std::condition_variable changed_;
+  std::string text_[2];  // stdout, stderr so far
+  bool ended_ = false;   // both pipes have ended
 };
 
 // Runs the program to completion.
