@@ -12,8 +12,7 @@
 // The baseline must stay baseline: only vector_ops_avx2.cpp may be compiled with AVX (an
 // -march=native build, XRS_NATIVE, gives every file the host's instruction set on purpose).
 #if defined(__AVX__) && !defined(XRS_NATIVE_ISA)
-#error \
-    "vector_ops.cpp is the baseline path: compile it without -mavx/-mavx2 (see cmake/XrsOptions.cmake)"
+#error "vector_ops.cpp is the baseline path: no -mavx/-mavx2 (cmake/XrsOptions.cmake)"
 #endif
 
 namespace xrs::kernels {
