@@ -14,9 +14,9 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh --no-browser --no-peer --no-train && rm -rf /var/lib/apt/lists/*
 COPY . .
-# x86-64 with AVX2 (Intel Haswell / AMD Zen and later) by default; for older CPUs build with
-# --build-arg XRS_CMAKE_FLAGS=-DXRS_AVX2=OFF.
-ARG XRS_CMAKE_FLAGS="-DXRS_AVX2=ON"
+# Runs on any x86-64: the AVX2 kernels are chosen at run time where the CPU has them
+# (src/kernels/vector_ops.h). Extra CMake options: --build-arg XRS_CMAKE_FLAGS=...
+ARG XRS_CMAKE_FLAGS=""
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DXRS_BUILD_TESTS=OFF -DXRS_BUILD_BENCH=OFF ${XRS_CMAKE_FLAGS} \
     && cmake --build /build --target xray-search xray-search-decoder \

@@ -5,12 +5,13 @@ if(XRS_WERROR)
   list(APPEND XRS_WARNING_FLAGS -Werror)
 endif()
 
+# Every file is compiled for the baseline instruction set (x86-64: SSE2), so one binary runs on
+# any host; the few files written for AVX2 (src/kernels/*_avx2.cpp) get their own flags and run
+# only after the CPU check (src/kernels/vector_ops.h). XRS_NATIVE compiles everything for this
+# host's CPU instead (the binary may not run elsewhere).
 if(XRS_NATIVE)
   add_compile_options(-march=native)
-elseif(XRS_AVX2 AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
-  # x86-64 with AVX2 + FMA + F16C (Intel Haswell / AMD Zen and later). XRS_AVX2=OFF builds a
-  # portable binary; the BLAS library picks its own kernels at run time either way.
-  add_compile_options(-mavx2 -mfma -mf16c)
+  add_compile_definitions(XRS_NATIVE_ISA=1)
 endif()
 
 if(XRS_SANITIZE)

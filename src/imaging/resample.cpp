@@ -9,7 +9,7 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -91,8 +91,14 @@ typedef uint8_t U8x8 __attribute__((vector_size(8)));
 // *out = eight bytes zero-extended to int32 (GCC's generic conversion extracts them one by one).
 // Vectors go by pointer: passed by value they would change the ABI of builds without AVX.
 void load_widened(const uint8_t* p, I32x8* out) {
-#if defined(__AVX2__)
+#if defined(__AVX2__)  // -march=native builds (XRS_NATIVE)
   *out = I32x8(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+#elif defined(__SSE2__)  // every x86-64: interleave with zero bytes, then with zero halves
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i halves =
+      _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), zero);
+  const __m128i lanes[2] = {_mm_unpacklo_epi16(halves, zero), _mm_unpackhi_epi16(halves, zero)};
+  std::memcpy(out, lanes, sizeof lanes);
 #else
   U8x8 v;
   std::memcpy(&v, p, sizeof v);

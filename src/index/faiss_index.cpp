@@ -18,11 +18,10 @@
 #include <exception>
 #include <limits>
 #include <typeinfo>
-#if defined(__F16C__) && defined(__FMA__) && defined(__AVX__)
-#include <immintrin.h>
-#endif
 
 #include "index/exact_scan.h"
+#include "kernels/gemm.h"
+#include "kernels/vector_ops.h"
 
 namespace xrs::index_internal {
 
@@ -390,54 +389,10 @@ class IvfPqIndex final : public FaissBackedIndex {
   size_t nprobe_ = 0;
 };
 
-// IEEE half -> float without F16C (the portable build's path).
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal: normalise
-    exp = 113;
-    while ((mant & 0x400u) == 0) {
-      mant <<= 1;
-      --exp;
-    }
-    bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-// Inner product of `dim` floats with `dim` IEEE halves.
-float dot_f16(const float* q, const uint16_t* h, size_t dim) {
-  size_t i = 0;
-  float sum = 0;
-#if defined(__F16C__) && defined(__FMA__) && defined(__AVX__)
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= dim; i += 16) {
-    __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i)));
-    __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i + 8)));
-    a0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(q + i), a0);
-    a1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(q + i + 8), a1);
-  }
-  __m256 a = _mm256_add_ps(a0, a1);
-  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-  sum = _mm_cvtss_f32(s4);
-#endif
-  for (; i < dim; ++i) sum += q[i] * half_to_float(h[i]);
-  return sum;
-}
-
 // kF16: FAISS IndexScalarQuantizer(QT_fp16) holds the codes (dim IEEE halves per row, row
-// order) and serialises them; the engine scans them itself (F16C + FMA where the build has them)
-// into the same top-k pass as exact search, so every query ranks every allowed row.
+// order) and serialises them; the engine scans them itself (F16C + FMA where the CPU has them,
+// kernels/vector_ops.h) into the same top-k pass as exact search, so every query ranks every
+// allowed row.
 class F16Index final : public FaissBackedIndex {
  public:
   F16Index(std::vector<int64_t> ids, size_t dim, std::unique_ptr<faiss::IndexScalarQuantizer> index)
@@ -460,6 +415,7 @@ class F16Index final : public FaissBackedIndex {
     // Blocks of rows small enough to stay in cache while every query scores them.
     constexpr size_t kBlock = 2048;
     std::vector<float> scores(kBlock);
+    const auto dot_f16 = kernels::vector_kernels().dot_f16;  // F16C + FMA where the CPU has them
     for (size_t r0 = 0; r0 < size(); r0 += kBlock) {
       const size_t n = std::min(kBlock, size() - r0);
       for (size_t q = 0; q < nq; ++q) {
@@ -475,7 +431,7 @@ class F16Index final : public FaissBackedIndex {
 
   Status do_copy_vector(size_t row, float* out) const override {
     const uint16_t* h = row_codes(row);
-    for (size_t i = 0; i < dim(); ++i) out[i] = half_to_float(h[i]);
+    for (size_t i = 0; i < dim(); ++i) out[i] = kernels::from_f16(h[i]);
     return Status::ok();
   }
 
