@@ -123,10 +123,6 @@ print(json.dumps(out))
 class CliEvaluateTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!std::filesystem::exists(testing::shared_dataset_dir() + "/metadata.csv") ||
-        !std::filesystem::exists(testing::fixtures_dir() + "/manifest.json")) {
-      return;  // each test skips with the reason
-    }
     data_ = new testing::DatasetCopy(testing::make_dataset_copy("cli-evaluate", kPerCategory));
     // Groups of two consecutive images of one category ("patients"), the last two of each
     // category in no group.
@@ -208,27 +204,31 @@ TEST_F(CliEvaluateTest, BuiltInPromptsAndGroupsMatchNumpy) {
   ASSERT_TRUE(got.is_object());
   EXPECT_EQ(got["k"], k);
   EXPECT_EQ(got["group_column"], "note");
-  EXPECT_EQ(got["grouped_images"], 3 * (kPerCategory - 2));
-  EXPECT_EQ(got["images"], 3 * kPerCategory);
+  const int categories = int(testing::category_count());
+  const int n = categories * kPerCategory;
+  EXPECT_EQ(got["grouped_images"], categories * (kPerCategory - 2));
+  EXPECT_EQ(got["images"], n);
   json queries = json::array();
-  for (const char* c : {"chest", "dental", "hand"}) {
-    queries.push_back(
-        {{"embedding", embed_text(std::string("a ") + c + " x-ray")}, {"category", c}});
+  for (const std::string& c : testing::categories()) {
+    queries.push_back({{"embedding", embed_text("a " + c + " x-ray")}, {"category", c}});
   }
   const json ref = reference(queries, "note", k);
   ASSERT_TRUE(ref.is_object());
 
   const json& i2i = got["image_to_image"];
-  EXPECT_EQ(i2i["scored_queries"], 3 * kPerCategory);
+  EXPECT_EQ(i2i["scored_queries"], n);
   expect_metrics(i2i["macro"], ref["image"]["macro"], "image macro");
-  for (const char* c : {"chest", "dental", "hand"}) {
-    expect_metrics(i2i["per_category"][c], ref["image"]["per_category"][c],
-                   std::string("image ") + c);
+  for (const std::string& c : testing::categories()) {
+    expect_metrics(i2i["per_category"][c], ref["image"]["per_category"][c], "image " + c);
   }
-  // Chance, in the leave-one-out-with-groups setting: a chest query ranks 8 - 1 - 1 = 6 other
-  // chests (a grouped one loses its partner) among 24 - 2 = 22 candidates; P@1's chance is the
-  // mean of R/N over the queries: (6 grouped x 6/22 + 2 ungrouped x 7/23) / 8 per category.
-  EXPECT_NEAR(i2i["chance"]["p@1"].get<double>(), (6 * 6.0 / 22 + 2 * 7.0 / 23) / 8, 1e-9);
+  // Chance, in the leave-one-out-with-groups setting: with 3 categories, a chest query ranks
+  // 8 - 1 - 1 = 6 other chests (a grouped one loses its partner) among 24 - 2 = 22 candidates;
+  // P@1's chance is the mean of R/N over the queries: (6 grouped x 6/22 + 2 ungrouped x 7/23) / 8
+  // per category. In general, kPerCategory = k and n images:
+  // ((k - 2) x (k - 2)/(n - 2) + 2 x (k - 1)/(n - 1)) / k.
+  const double k8 = kPerCategory;
+  EXPECT_NEAR(i2i["chance"]["p@1"].get<double>(),
+              ((k8 - 2) * (k8 - 2) / (n - 2) + 2 * (k8 - 1) / (n - 1)) / k8, 1e-9);
   // The interval holds the macro figure.
   for (const char* key : {"p@1", "map"}) {
     const double m = i2i["macro"][key].get<double>();
@@ -283,13 +283,17 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
   REQUIRE_NUMPY();
   const std::vector<testing::DatasetRow>& rows = data_->rows();
   const std::string listed1 = rows[1].image_name, listed2 = rows[kPerCategory + 3].image_name;
-  const std::string query_image = rows[2 * kPerCategory].image_name;  // the first hand
+  // The first image of the last category (hand; dental in the demo set).
+  const std::string last = testing::categories().back();
+  const std::string query_image = rows[(testing::category_count() - 1) * kPerCategory].image_name;
+  ASSERT_EQ(rows[(testing::category_count() - 1) * kPerCategory].category, last);
   write_text(file("q.jsonl"),
-             "{\"text\": \"a hand x-ray\", \"relevant\": {\"category\": \"hand\"}}\n"
-             "\n"
-             "{\"text\": \"two images\", \"relevant\": {\"images\": [\"" +
+             "{\"text\": \"a " + last + " x-ray\", \"relevant\": {\"category\": \"" + last +
+                 "\"}}\n"
+                 "\n"
+                 "{\"text\": \"two images\", \"relevant\": {\"images\": [\"" +
                  listed1 + "\", \"" + listed2 + "\"]}}\n" + "{\"image\": \"" + query_image +
-                 "\", \"relevant\": {\"category\": \"hand\"}}\r\n");
+                 "\", \"relevant\": {\"category\": \"" + last + "\"}}\r\n");
   const int k = 3;
   const json got = evaluate_json({"--queries", file("q.jsonl"), "--k", std::to_string(k)});
   ASSERT_TRUE(got.is_object());
@@ -299,7 +303,8 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
   EXPECT_EQ(t["queries"][1]["line"], 3);
   EXPECT_EQ(t["queries"][2]["image"], query_image);
   EXPECT_EQ(t["queries"][1]["relevant"], 2);
-  EXPECT_EQ(t["queries"][2]["candidates"], 3 * kPerCategory - 1);  // itself left out
+  EXPECT_EQ(t["queries"][2]["candidates"],
+            testing::category_count() * kPerCategory - 1);  // itself left out
 
   size_t query_row = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -307,9 +312,9 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
   }
   // Export rows ascend by id, which follows metadata order for a fresh index.
   json queries = json::array();
-  queries.push_back({{"embedding", embed_text("a hand x-ray")}, {"category", "hand"}});
+  queries.push_back({{"embedding", embed_text("a " + last + " x-ray")}, {"category", last}});
   queries.push_back({{"embedding", embed_text("two images")}, {"images", {listed1, listed2}}});
-  queries.push_back({{"row", query_row}, {"category", "hand"}, {"exclude", query_row}});
+  queries.push_back({{"row", query_row}, {"category", last}, {"exclude", query_row}});
   const json ref = reference(queries, "note", k);
   ASSERT_TRUE(ref.is_object());
   for (size_t i = 0; i < 3; ++i) {
@@ -321,12 +326,12 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
     EXPECT_NEAR(q["map_at_r"].get<double>(), want["map_at_r"].get<double>(), 1e-6) << i;
     EXPECT_NEAR(q["rr"].get<double>(), want["mrr"].get<double>(), 1e-6) << i;
   }
-  // Per category: hand only (two queries); the listed-images query counts in the macro as a group
-  // of its own.
+  // Per category: the last only (two queries); the listed-images query counts in the macro as a
+  // group of its own.
   ASSERT_EQ(t["per_category"].size(), 1u);
   const double hand =
       (t["queries"][0]["ap"].get<double>() + t["queries"][2]["ap"].get<double>()) / 2;
-  EXPECT_NEAR(t["per_category"]["hand"]["map"].get<double>(), hand, 1e-9);
+  EXPECT_NEAR(t["per_category"][last]["map"].get<double>(), hand, 1e-9);
   EXPECT_NEAR(t["macro"]["map"].get<double>(), (hand + t["queries"][1]["ap"].get<double>()) / 2,
               1e-9);
 }
@@ -349,8 +354,8 @@ TEST_F(CliEvaluateTest, SideBySide) {
 // --write-model-config writes the suggested thresholds beside the model; search then uses them as
 // its defaults (an explicit --min-score still wins), and a malformed file is an error.
 TEST_F(CliEvaluateTest, ModelConfigThresholds) {
-  // A model folder of the same name (so the same identity) holding links to the fixture's files.
-  const std::string model = file("models") + "/tiny-openai-b32";
+  // A model folder of the same name (so the same identity) holding links to the model's files.
+  const std::string model = file("models") + "/" + testing::model_name(testing::tiny_model_dir());
   std::filesystem::remove_all(file("models"));
   std::filesystem::create_directories(model);
   for (const char* f :
@@ -408,7 +413,8 @@ TEST_F(CliEvaluateTest, ModelConfigThresholds) {
 // reports the ensemble beside the single prompt, both against NumPy.
 TEST_F(CliEvaluateTest, PromptEnsembleInSearchAndEvaluate) {
   REQUIRE_NUMPY();
-  const std::string model = file("ensemble-models") + "/tiny-openai-b32";
+  const std::string model =
+      file("ensemble-models") + "/" + testing::model_name(testing::tiny_model_dir());
   std::filesystem::remove_all(file("ensemble-models"));
   std::filesystem::create_directories(model);
   for (const char* f :
@@ -479,14 +485,14 @@ TEST_F(CliEvaluateTest, PromptEnsembleInSearchAndEvaluate) {
   EXPECT_EQ(got["text_to_image"]["template"], "a {} x-ray");
   EXPECT_EQ(got["thresholds"]["text_queries"], "prompt ensemble");
   json queries = json::array();
-  for (const char* c : {"chest", "dental", "hand"}) {
+  for (const std::string& c : testing::categories()) {
     queries.push_back({{"embedding", ensemble(c)}, {"category", c}});
   }
   const json ref = reference(queries, "note", k);
   ASSERT_TRUE(ref.is_object());
   expect_metrics(e["macro"], ref["text"]["macro"], "ensemble macro");
-  ASSERT_EQ(e["queries"].size(), 3u);
-  EXPECT_EQ(e["queries"][2]["text"], "hand");
+  ASSERT_EQ(e["queries"].size(), testing::category_count());
+  EXPECT_EQ(e["queries"].back()["text"], testing::categories().back());
   if (!ref["threshold"]["text"].is_null()) {
     EXPECT_NEAR(got["thresholds"]["text"]["suggested_min_score"].get<double>(),
                 ref["threshold"]["text"].get<double>(), 1e-6);

@@ -27,9 +27,9 @@ StatusOr<IndexSummary> index(const DatasetCopy& data, const std::string& index_d
   return run_index(testing::tiny_model(), o);
 }
 
-// A category other than the row's own.
+// A category of the dataset other than the row's own.
 std::string other_category(const testing::DatasetRow& r) {
-  return r.category == "hand" ? "dental" : "hand";
+  return testing::other_category(r.category);
 }
 
 struct Counts {
@@ -73,7 +73,7 @@ TEST(IncrementalTest, EachRunEmbedsOnlyWhatChangedAndEndsEqualToAFreshIndex) {
   DatasetCopy data = testing::make_dataset_copy("incremental", kPerCategory);
   const std::string idx = testing::scratch_dir("incremental-index");
   const std::vector<testing::DatasetRow> spare = testing::rows_not_copied(kPerCategory);
-  const size_t n = 3 * kPerCategory;
+  const size_t n = testing::category_count() * kPerCategory;
 
   auto s = index(data, idx);
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
