@@ -1,4 +1,4 @@
-// A DICOM file of the kind that made GDCM abort (issue 8): JPEG baseline transfer syntax with
+// A DICOM file of the kind that made GDCM abort (issue 8): JPEG lossless transfer syntax with
 // Bits Allocated 8 and Bits Stored 2 (High Bit 1). GDCM's JPEG codec asserts that an 8-bit frame
 // stores 8 bits, so imaging/dicom.cpp refuses the combination before any codec runs ("Bits Stored 2
 // with Bits Allocated 8 is not supported for JPEG transfer syntax ..."). The tests use
@@ -8,8 +8,8 @@
 //   std::string bytes = xrs::testing::gdcm_regression_dicom();
 //   std::string path = xrs::testing::gdcm_regression_dicom_file();  // ../shared's, else this one
 //
-// Explicit VR Little Endian meta header, then the data set in JPEG baseline
-// (1.2.840.10008.1.2.4.50): MONOCHROME2, 16 x 16, one encapsulated frame (an empty basic offset
+// Explicit VR Little Endian meta header, then the data set in JPEG lossless
+// (1.2.840.10008.1.2.4.70): MONOCHROME2, 16 x 16, one encapsulated frame (an empty basic offset
 // table and one fragment holding a JPEG's start marker, frame header and end marker).
 #pragma once
 
@@ -28,7 +28,7 @@ inline std::string gdcm_regression_dicom() {
   using phi_internal::element;
   using phi_internal::le16;
   using phi_internal::le32;
-  const std::string ts = "1.2.840.10008.1.2.4.50";            // JPEG baseline (process 1)
+  const std::string ts = "1.2.840.10008.1.2.4.70";  // JPEG lossless, first-order prediction
   const std::string sop_class = "1.2.840.10008.5.1.4.1.1.7";  // Secondary Capture
   const std::string meta = element(0x0002, 0x0001, "OB", std::string("\0\1", 2)) +
                            element(0x0002, 0x0002, "UI", sop_class) +
@@ -47,8 +47,8 @@ inline std::string gdcm_regression_dicom() {
   out += element(0x0028, 0x0102, "US", le16(1));
   out += element(0x0028, 0x0103, "US", le16(0));
   // Pixel Data, OB of undefined length: items (FFFE,E000), then the delimiter (FFFE,E0DD).
-  // SOI, a baseline frame header (SOF0: 8-bit precision, 16 x 16, one component), EOI.
-  const std::string fragment("\xFF\xD8\xFF\xC0\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00\xFF\xD9",
+  // SOI, a lossless frame header (SOF3: 8-bit precision, 16 x 16, one component), EOI.
+  const std::string fragment("\xFF\xD8\xFF\xC3\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00\xFF\xD9",
                              17);
   out += le16(0x7FE0) + le16(0x0010) + "OB" + le16(0) + le32(0xFFFFFFFFu);
   out += le16(0xFFFE) + le16(0xE000) + le32(0);  // the basic offset table, empty
