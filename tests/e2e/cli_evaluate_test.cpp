@@ -237,9 +237,9 @@ TEST_F(CliEvaluateTest, BuiltInPromptsAndGroupsMatchNumpy) {
   }
 
   const json& t2i = got["text_to_image"];
-  ASSERT_EQ(t2i["queries"].size(), 3u);
+  ASSERT_EQ(t2i["queries"].size(), testing::category_count());
   expect_metrics(t2i["macro"], ref["text"]["macro"], "text macro");
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < testing::category_count(); ++i) {
     const json& q = t2i["queries"][i];
     const json& want = ref["text"]["per_query"][i];
     EXPECT_NEAR(q["ap"].get<double>(), want["map"].get<double>(), 1e-6) << i;
@@ -526,14 +526,15 @@ TEST_F(CliEvaluateTest, Report) {
   for (const char* part : {"<script", "src=\"http", "href=\"http", "@import", "url("}) {
     EXPECT_FALSE(contains(page, part)) << part;
   }
-  // 3 image queries per category with k = 5 results each, plus the 3 text queries: 60 result
-  // tiles, each marked.
+  // 3 image queries per category with k = 5 results each, plus one text query per category:
+  // with 3 categories 60 result tiles, each marked.
   size_t tiles = 0;
   for (size_t at = page.find("<div class=\"tile "); at != std::string::npos;
        at = page.find("<div class=\"tile ", at + 1)) {
     ++tiles;
   }
-  EXPECT_EQ(tiles, 3u * 3u * 6u + 3u * 5u);  // image rows show the query tile too
+  const size_t categories = testing::category_count();
+  EXPECT_EQ(tiles, categories * 3u * 6u + categories * 5u);  // image rows show the query tile too
   // Every thumbnail decodes as base64 of a JPEG or PNG: the first one checked.
   const size_t at = page.find("data:image/jpeg;base64,");
   ASSERT_NE(at, std::string::npos);
@@ -552,15 +553,15 @@ TEST_F(CliEvaluateTest, BadInput) {
     EXPECT_TRUE(contains(r.err, part)) << "want '" << part << "' in: " << r.err;
   };
   // A malformed line, named by file and line number.
-  write_text(file("bad1.jsonl"),
-             "{\"text\": \"a\", \"relevant\": {\"category\": \"hand\"}}\n{\"text\": \"b\", \n");
+  write_text(file("bad1.jsonl"), "{\"text\": \"a\", \"relevant\": {\"category\": \"" +
+                                     testing::categories().back() + "\"}}\n{\"text\": \"b\", \n");
   expect_error({"--index", index(), "--queries", file("bad1.jsonl")}, 1,
                file("bad1.jsonl") + ":2: not valid JSON");
   write_text(file("bad2.jsonl"), "{\"text\": \"a\", \"relevant\": {\"category\": \"foot\"}}\n");
+  std::string have;  // "chest, dental, hand" (../shared), "chest, dental" (the demo set)
+  for (const std::string& c : testing::categories()) have += (have.empty() ? "" : ", ") + c;
   expect_error({"--index", index(), "--queries", file("bad2.jsonl")}, 1,
-               file("bad2.jsonl") +
-                   ":1: unknown category 'foot' (the index has: chest, dental, "
-                   "hand)");
+               file("bad2.jsonl") + ":1: unknown category 'foot' (the index has: " + have + ")");
   write_text(file("bad3.jsonl"), "{\"text\": \"a\", \"relevant\": {\"images\": [\"nope.png\"]}}\n");
   expect_error({"--index", index(), "--queries", file("bad3.jsonl")}, 1, "is not in the index");
   write_text(file("bad4.jsonl"), "{\"text\": \"a\"}\n");

@@ -333,7 +333,9 @@ TEST_F(SearchServiceTest, CollapsedPagesConcatenateToTheCollapsedBruteForceRanki
   std::vector<double> pairs;
   for (const auto& [a, ra] : by_id) {
     for (const auto& [b, rb] : by_id) {
-      if (a < b) pairs.push_back(cosine(*ra, *rb));
+      // collapse_duplicates takes a cosine in (0, 1]: thresholds among the positive pairs (all
+      // of them with the fixture model; the trained model also has negative ones).
+      if (a < b && cosine(*ra, *rb) > 0) pairs.push_back(cosine(*ra, *rb));
     }
   }
   std::sort(pairs.rbegin(), pairs.rend());
