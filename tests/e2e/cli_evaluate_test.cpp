@@ -273,8 +273,9 @@ TEST_F(CliEvaluateTest, BuiltInPromptsAndGroupsMatchNumpy) {
             i2i["macro"]["ci95"]);
   const ProcessResult table = run_cli({"evaluate", "--index", index()});
   ASSERT_EQ(table.exit_code, 0) << describe(table);
-  for (const char* part : {"image → image", "text → image", "chance", "95% interval", "MAP@R",
-                           "thresholds", "a hand x-ray"}) {
+  const std::string last_prompt = "a " + testing::categories().back() + " x-ray";
+  for (const std::string part : {"image → image", "text → image", "chance", "95% interval", "MAP@R",
+                                 "thresholds", last_prompt.c_str()}) {
     EXPECT_TRUE(contains(table.out, part)) << part << "\n" << table.out;
   }
 }
