@@ -19,23 +19,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The X-rays of ../shared's dataset where present, else of the committed demo set.
 std::vector<std::string> xray_images() {
   std::vector<std::string> files;
-  for (const auto& e :
-       fs::recursive_directory_iterator(testing::shared_dir() + "/datasets/xray/raw")) {
+  for (const auto& e : fs::recursive_directory_iterator(testing::test_dataset_dir() + "/raw")) {
     if (e.is_regular_file()) files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
 }
 
+// The two fixture models where ../shared has them, else the committed model.
 TEST(PrecisionTest, LowerPrecisionImageTowersPassTheQualityGateOnRealXrays) {
-  XRS_REQUIRE_FIXTURES();
-  XRS_REQUIRE_PATH(testing::shared_dir() + "/datasets/xray/raw");
   const std::vector<std::string> files = xray_images();
   ASSERT_GE(files.size(), 100u);
-  for (const std::string name : {"tiny-openai-b32", "tiny-laion-b16"}) {
-    const std::string dir = testing::fixtures_dir() + "/" + name;
+  std::vector<std::string> dirs = {testing::committed_model_dir()};
+  if (testing::have_fixtures()) {
+    dirs = {testing::fixtures_dir() + "/tiny-openai-b32",
+            testing::fixtures_dir() + "/tiny-laion-b16"};
+  }
+  for (const std::string& dir : dirs) {
+    const std::string name = fs::path(dir).filename().string();
     auto fp32 = ClipModel::load(dir);
     ASSERT_TRUE(fp32.is_ok()) << fp32.status().to_string();
     const int E = (*fp32)->hparams().embed_dim;
@@ -76,8 +80,7 @@ TEST(PrecisionTest, LowerPrecisionImageTowersPassTheQualityGateOnRealXrays) {
 }
 
 TEST(PrecisionTest, ThePrecisionIsPartOfTheIdentityAndTheTextTowerStaysFloat32) {
-  XRS_REQUIRE_FIXTURES();
-  const std::string dir = testing::fixtures_dir() + "/tiny-openai-b32";
+  const std::string dir = testing::test_model_dir();
   auto fp32 = ClipModel::load(dir);
   ASSERT_TRUE(fp32.is_ok()) << fp32.status().to_string();
   ClipLoadOptions options;

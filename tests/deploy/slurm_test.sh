@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 11: the Slurm path for real. Starts a one-node Slurm cluster on loopback (munge,
 # slurmctld, slurmd; config in a scratch folder through SLURM_CONF), submits
-# deploy/slurm/submit.sh with 2 shards over ../shared/datasets/xray and the tiny fixture model,
+# deploy/slurm/submit.sh with 2 shards over ../shared/datasets/xray and the tiny fixture model
+# (without ../shared: the committed datasets/xray-demo and models/xray-small),
 # waits for the array and the dependent merge, and checks that the merged index answers searches
 # exactly as an index built in one run. Everything it started is stopped at the end.
 #
@@ -17,8 +18,12 @@ fail() { echo "FAILED: $*"; for f in "$S"/log/*.log "$S"/out/logs/*; do [ -f "$f
 for p in slurmctld slurmd sbatch squeue scontrol sinfo munged munge; do
   command -v "$p" >/dev/null || skip "$p is not installed (apt-get install slurm-wlm munge)"
 done
+# ../shared's dataset and fixture model where present, else the committed demo set and model.
 data="$shared/datasets/xray"; model="$shared/fixtures/clip/tiny-openai-b32"
-[[ -f "$data/metadata.csv" && -d "$model" ]] || skip "../shared (datasets/xray, fixtures/clip) is absent"
+if [[ ! -f "$data/metadata.csv" || ! -d "$model" ]]; then
+  data="$src/datasets/xray-demo"; model="$src/models/xray-small"
+fi
+[[ -f "$data/metadata.csv" && -d "$model" ]] || skip "neither ../shared nor $data has a dataset"
 
 rm -rf "$S"; mkdir -p "$S"/{state,spool,log,out}
 host=$(hostname -s)

@@ -142,10 +142,6 @@ print(json.dumps(out))
 class CliEvaluateTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!std::filesystem::exists(testing::shared_dataset_dir() + "/metadata.csv") ||
-        !std::filesystem::exists(testing::fixtures_dir() + "/manifest.json")) {
-      return;  // each test skips with the reason
-    }
     data_ = new testing::DatasetCopy(testing::make_dataset_copy("cli-evaluate", kPerCategory));
     // Groups of two consecutive images of one category ("patients"), the last two of each
     // category in no group.
@@ -180,7 +176,7 @@ class CliEvaluateTest : public ::testing::Test {
   // A model folder of the tiny fixture's name (so the same identity) under file(parent), holding
   // links to the fixture's files: a place to write xray-search-model.json.
   static std::string linked_model(const std::string& parent) {
-    const std::string model = file(parent) + "/tiny-openai-b32";
+    const std::string model = file(parent) + "/" + testing::model_name(testing::tiny_model_dir());
     std::filesystem::remove_all(file(parent));
     std::filesystem::create_directories(model);
     for (const char* f :
@@ -244,27 +240,31 @@ TEST_F(CliEvaluateTest, BuiltInPromptsAndGroupsMatchNumpy) {
   ASSERT_TRUE(got.is_object());
   EXPECT_EQ(got["k"], k);
   EXPECT_EQ(got["group_column"], "note");
-  EXPECT_EQ(got["grouped_images"], 3 * (kPerCategory - 2));
-  EXPECT_EQ(got["images"], 3 * kPerCategory);
+  const int categories = int(testing::category_count());
+  const int n = categories * kPerCategory;
+  EXPECT_EQ(got["grouped_images"], categories * (kPerCategory - 2));
+  EXPECT_EQ(got["images"], n);
   json queries = json::array();
-  for (const char* c : {"chest", "dental", "hand"}) {
-    queries.push_back(
-        {{"embedding", embed_text(std::string("a ") + c + " x-ray")}, {"category", c}});
+  for (const std::string& c : testing::categories()) {
+    queries.push_back({{"embedding", embed_text("a " + c + " x-ray")}, {"category", c}});
   }
   const json ref = reference(queries, "note", k);
   ASSERT_TRUE(ref.is_object());
 
   const json& i2i = got["image_to_image"];
-  EXPECT_EQ(i2i["scored_queries"], 3 * kPerCategory);
+  EXPECT_EQ(i2i["scored_queries"], n);
   expect_metrics(i2i["macro"], ref["image"]["macro"], "image macro");
-  for (const char* c : {"chest", "dental", "hand"}) {
-    expect_metrics(i2i["per_category"][c], ref["image"]["per_category"][c],
-                   std::string("image ") + c);
+  for (const std::string& c : testing::categories()) {
+    expect_metrics(i2i["per_category"][c], ref["image"]["per_category"][c], "image " + c);
   }
-  // Chance, in the leave-one-out-with-groups setting: a chest query ranks 8 - 1 - 1 = 6 other
-  // chests (a grouped one loses its partner) among 24 - 2 = 22 candidates; P@1's chance is the
-  // mean of R/N over the queries: (6 grouped x 6/22 + 2 ungrouped x 7/23) / 8 per category.
-  EXPECT_NEAR(i2i["chance"]["p@1"].get<double>(), (6 * 6.0 / 22 + 2 * 7.0 / 23) / 8, 1e-9);
+  // Chance, in the leave-one-out-with-groups setting: with 3 categories, a chest query ranks
+  // 8 - 1 - 1 = 6 other chests (a grouped one loses its partner) among 24 - 2 = 22 candidates;
+  // P@1's chance is the mean of R/N over the queries: (6 grouped x 6/22 + 2 ungrouped x 7/23) / 8
+  // per category. In general, kPerCategory = k and n images:
+  // ((k - 2) x (k - 2)/(n - 2) + 2 x (k - 1)/(n - 1)) / k.
+  const double k8 = kPerCategory;
+  EXPECT_NEAR(i2i["chance"]["p@1"].get<double>(),
+              ((k8 - 2) * (k8 - 2) / (n - 2) + 2 * (k8 - 1) / (n - 1)) / k8, 1e-9);
   // The interval holds the macro figure.
   for (const char* key : {"p@1", "map"}) {
     const double m = i2i["macro"][key].get<double>();
@@ -273,9 +273,9 @@ TEST_F(CliEvaluateTest, BuiltInPromptsAndGroupsMatchNumpy) {
   }
 
   const json& t2i = got["text_to_image"];
-  ASSERT_EQ(t2i["queries"].size(), 3u);
+  ASSERT_EQ(t2i["queries"].size(), testing::category_count());
   expect_metrics(t2i["macro"], ref["text"]["macro"], "text macro");
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < testing::category_count(); ++i) {
     const json& q = t2i["queries"][i];
     const json& want = ref["text"]["per_query"][i];
     EXPECT_NEAR(q["ap"].get<double>(), want["map"].get<double>(), 1e-6) << i;
@@ -309,8 +309,9 @@ TEST_F(CliEvaluateTest, BuiltInPromptsAndGroupsMatchNumpy) {
             i2i["macro"]["ci95"]);
   const ProcessResult table = run_cli({"evaluate", "--index", index()});
   ASSERT_EQ(table.exit_code, 0) << describe(table);
-  for (const char* part : {"image → image", "text → image", "chance", "95% interval", "MAP@R",
-                           "thresholds", "a hand x-ray"}) {
+  const std::string last_prompt = "a " + testing::categories().back() + " x-ray";
+  for (const std::string part : {"image → image", "text → image", "chance", "95% interval", "MAP@R",
+                                 "thresholds", last_prompt.c_str()}) {
     EXPECT_TRUE(contains(table.out, part)) << part << "\n" << table.out;
   }
 }
@@ -319,13 +320,17 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
   REQUIRE_NUMPY();
   const std::vector<testing::DatasetRow>& rows = data_->rows();
   const std::string listed1 = rows[1].image_name, listed2 = rows[kPerCategory + 3].image_name;
-  const std::string query_image = rows[2 * kPerCategory].image_name;  // the first hand
+  // The first image of the last category (hand; dental in the demo set).
+  const std::string last = testing::categories().back();
+  const std::string query_image = rows[(testing::category_count() - 1) * kPerCategory].image_name;
+  ASSERT_EQ(rows[(testing::category_count() - 1) * kPerCategory].category, last);
   write_text(file("q.jsonl"),
-             "{\"text\": \"a hand x-ray\", \"relevant\": {\"category\": \"hand\"}}\n"
-             "\n"
-             "{\"text\": \"two images\", \"relevant\": {\"images\": [\"" +
+             "{\"text\": \"a " + last + " x-ray\", \"relevant\": {\"category\": \"" + last +
+                 "\"}}\n"
+                 "\n"
+                 "{\"text\": \"two images\", \"relevant\": {\"images\": [\"" +
                  listed1 + "\", \"" + listed2 + "\"]}}\n" + "{\"image\": \"" + query_image +
-                 "\", \"relevant\": {\"category\": \"hand\"}}\r\n");
+                 "\", \"relevant\": {\"category\": \"" + last + "\"}}\r\n");
   const int k = 3;
   const json got = evaluate_json({"--queries", file("q.jsonl"), "--k", std::to_string(k)});
   ASSERT_TRUE(got.is_object());
@@ -335,7 +340,8 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
   EXPECT_EQ(t["queries"][1]["line"], 3);
   EXPECT_EQ(t["queries"][2]["image"], query_image);
   EXPECT_EQ(t["queries"][1]["relevant"], 2);
-  EXPECT_EQ(t["queries"][2]["candidates"], 3 * kPerCategory - 1);  // itself left out
+  EXPECT_EQ(t["queries"][2]["candidates"],
+            testing::category_count() * kPerCategory - 1);  // itself left out
 
   size_t query_row = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -343,9 +349,9 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
   }
   // Export rows ascend by id, which follows metadata order for a fresh index.
   json queries = json::array();
-  queries.push_back({{"embedding", embed_text("a hand x-ray")}, {"category", "hand"}});
+  queries.push_back({{"embedding", embed_text("a " + last + " x-ray")}, {"category", last}});
   queries.push_back({{"embedding", embed_text("two images")}, {"images", {listed1, listed2}}});
-  queries.push_back({{"row", query_row}, {"category", "hand"}, {"exclude", query_row}});
+  queries.push_back({{"row", query_row}, {"category", last}, {"exclude", query_row}});
   const json ref = reference(queries, "note", k);
   ASSERT_TRUE(ref.is_object());
   for (size_t i = 0; i < 3; ++i) {
@@ -357,12 +363,12 @@ TEST_F(CliEvaluateTest, QueriesFileMatchesNumpy) {
     EXPECT_NEAR(q["map_at_r"].get<double>(), want["map_at_r"].get<double>(), 1e-6) << i;
     EXPECT_NEAR(q["rr"].get<double>(), want["mrr"].get<double>(), 1e-6) << i;
   }
-  // Per category: hand only (two queries); the listed-images query counts in the macro as a group
-  // of its own.
+  // Per category: the last only (two queries); the listed-images query counts in the macro as a
+  // group of its own.
   ASSERT_EQ(t["per_category"].size(), 1u);
   const double hand =
       (t["queries"][0]["ap"].get<double>() + t["queries"][2]["ap"].get<double>()) / 2;
-  EXPECT_NEAR(t["per_category"]["hand"]["map"].get<double>(), hand, 1e-9);
+  EXPECT_NEAR(t["per_category"][last]["map"].get<double>(), hand, 1e-9);
   EXPECT_NEAR(t["macro"]["map"].get<double>(), (hand + t["queries"][1]["ap"].get<double>()) / 2,
               1e-9);
 }
@@ -621,14 +627,14 @@ TEST_F(CliEvaluateTest, PromptEnsembleInSearchAndEvaluate) {
   EXPECT_EQ(got["text_to_image"]["template"], "a {} x-ray");
   EXPECT_EQ(got["thresholds"]["text_queries"], "prompt ensemble");
   json queries = json::array();
-  for (const char* c : {"chest", "dental", "hand"}) {
+  for (const std::string& c : testing::categories()) {
     queries.push_back({{"embedding", ensemble(c)}, {"category", c}});
   }
   const json ref = reference(queries, "note", k);
   ASSERT_TRUE(ref.is_object());
   expect_metrics(e["macro"], ref["text"]["macro"], "ensemble macro");
-  ASSERT_EQ(e["queries"].size(), 3u);
-  EXPECT_EQ(e["queries"][2]["text"], "hand");
+  ASSERT_EQ(e["queries"].size(), testing::category_count());
+  EXPECT_EQ(e["queries"].back()["text"], testing::categories().back());
   if (!ref["threshold"]["text"].is_null()) {
     EXPECT_NEAR(got["thresholds"]["text"]["suggested_min_score"].get<double>(),
                 ref["threshold"]["text"].get<double>(), 1e-6);
@@ -662,14 +668,15 @@ TEST_F(CliEvaluateTest, Report) {
   for (const char* part : {"<script", "src=\"http", "href=\"http", "@import", "url("}) {
     EXPECT_FALSE(contains(page, part)) << part;
   }
-  // 3 image queries per category with k = 5 results each, plus the 3 text queries: 60 result
-  // tiles, each marked.
+  // 3 image queries per category with k = 5 results each, plus one text query per category:
+  // with 3 categories 60 result tiles, each marked.
   size_t tiles = 0;
   for (size_t at = page.find("<div class=\"tile "); at != std::string::npos;
        at = page.find("<div class=\"tile ", at + 1)) {
     ++tiles;
   }
-  EXPECT_EQ(tiles, 3u * 3u * 6u + 3u * 5u);  // image rows show the query tile too
+  const size_t categories = testing::category_count();
+  EXPECT_EQ(tiles, categories * 3u * 6u + categories * 5u);  // image rows show the query tile too
   // Every thumbnail decodes as base64 of a JPEG or PNG: the first one checked.
   const size_t at = page.find("data:image/jpeg;base64,");
   ASSERT_NE(at, std::string::npos);
@@ -688,15 +695,15 @@ TEST_F(CliEvaluateTest, BadInput) {
     EXPECT_TRUE(contains(r.err, part)) << "want '" << part << "' in: " << r.err;
   };
   // A malformed line, named by file and line number.
-  write_text(file("bad1.jsonl"),
-             "{\"text\": \"a\", \"relevant\": {\"category\": \"hand\"}}\n{\"text\": \"b\", \n");
+  write_text(file("bad1.jsonl"), "{\"text\": \"a\", \"relevant\": {\"category\": \"" +
+                                     testing::categories().back() + "\"}}\n{\"text\": \"b\", \n");
   expect_error({"--index", index(), "--queries", file("bad1.jsonl")}, 1,
                file("bad1.jsonl") + ":2: not valid JSON");
   write_text(file("bad2.jsonl"), "{\"text\": \"a\", \"relevant\": {\"category\": \"foot\"}}\n");
+  std::string have;  // "chest, dental, hand" (../shared), "chest, dental" (the demo set)
+  for (const std::string& c : testing::categories()) have += (have.empty() ? "" : ", ") + c;
   expect_error({"--index", index(), "--queries", file("bad2.jsonl")}, 1,
-               file("bad2.jsonl") +
-                   ":1: unknown category 'foot' (the index has: chest, dental, "
-                   "hand)");
+               file("bad2.jsonl") + ":1: unknown category 'foot' (the index has: " + have + ")");
   write_text(file("bad3.jsonl"), "{\"text\": \"a\", \"relevant\": {\"images\": [\"nope.png\"]}}\n");
   expect_error({"--index", index(), "--queries", file("bad3.jsonl")}, 1, "is not in the index");
   write_text(file("bad4.jsonl"), "{\"text\": \"a\"}\n");

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "e2e/subprocess.h"
+#include "pipeline/dataset_copy.h"
 #include "support/test_paths.h"
 
 namespace xrs {
@@ -23,8 +25,22 @@ namespace {
 using testing::describe;
 using testing::run_cli;
 
+// The fixture model where ../shared has it, else the committed xray-small.
 std::string tiny() {
-  return testing::fixtures_dir() + "/tiny-openai-b32";
+  return testing::test_model_dir();
+}
+
+// A real X-ray: the fixture's hand where ../shared has it, else the test dataset's first image.
+std::string xray_image() {
+  if (testing::have_fixtures()) return testing::fixtures_dir() + "/images/hand-rsna-0001.png";
+  return testing::shared_file(testing::shared_rows().front());
+}
+
+// A folder of images for the quality gate: the fixture images (many modes and sizes) where
+// ../shared has them, else the test dataset's first category's X-rays.
+std::string quality_images() {
+  if (testing::have_fixtures()) return testing::fixtures_dir() + "/images";
+  return testing::shared_dataset_dir() + "/raw/" + testing::categories().front();
 }
 
 std::vector<float> embedding_of(const std::string& out) {
@@ -35,9 +51,8 @@ std::vector<float> embedding_of(const std::string& out) {
 }
 
 TEST(CliPrecisionTest, AnIndexKeepsItsPrecisionAndRefusesAnother) {
-  XRS_REQUIRE_FIXTURES();
-  const std::string data = testing::shared_dir() + "/datasets/xray";
-  XRS_REQUIRE_PATH(data + "/metadata.csv");
+  XRS_REQUIRE_DATASET();
+  const std::string data = testing::shared_dataset_dir();
   const std::string index = testing::scratch_dir("cli_precision_index");
   auto built = run_cli({"index", data, "--model", tiny(), "--index", index, "--precision", "int8"});
   ASSERT_EQ(built.exit_code, 0) << describe(built);
@@ -60,8 +75,8 @@ TEST(CliPrecisionTest, AnIndexKeepsItsPrecisionAndRefusesAnother) {
 }
 
 TEST(CliPrecisionTest, EmbedAtBf16StaysWithinTheGateOfFloat32) {
-  XRS_REQUIRE_FIXTURES();
-  const std::string image = testing::fixtures_dir() + "/images/hand-rsna-0001.png";
+  XRS_REQUIRE_DATASET();
+  const std::string image = xray_image();
   auto fp32 = run_cli({"embed", "--model", tiny(), "--image", image});
   auto bf16 = run_cli({"embed", "--model", tiny(), "--image", image, "--precision", "bf16"});
   ASSERT_EQ(fp32.exit_code, 0) << describe(fp32);
@@ -117,17 +132,26 @@ TEST(CliPrecisionTest, EvaluateMetricsStayWithinFloat32sInterval) {
 }
 
 TEST(CliPrecisionTest, ModelInfoAndBenchNameTheCpuAndTheKernels) {
-  XRS_REQUIRE_FIXTURES();
+  XRS_REQUIRE_DATASET();
   auto info = run_cli({"model", "info", "--model", tiny(), "--precision", "int8", "--json"});
   ASSERT_EQ(info.exit_code, 0) << describe(info);
   const auto j = nlohmann::json::parse(info.out);
   EXPECT_EQ(j["precision"], "int8");
   EXPECT_FALSE(j["cpu"].get<std::string>().empty());
   EXPECT_FALSE(j["kernels"].get<std::string>().empty());
-  // The gate over the fixture images: printed, and the exit code says whether it holds.
-  auto bench =
-      run_cli({"bench", "--model", tiny(), "--precision", "int8", "--iters", "1", "--batch", "2",
-               "--quality", testing::fixtures_dir() + "/images", "--json"});
+  // The gate over real images: printed, and the exit code says whether it holds.
+  auto bench = run_cli({"bench", "--model", tiny(), "--precision", "int8", "--iters", "1",
+                        "--batch", "2", "--quality", quality_images(), "--json"});
+  if (!testing::have_fixtures()) {
+    // bench times its text query with CLIP's token ids (clip/benchmark.cpp), which the committed
+    // model's 560-token vocabulary lacks: a clear refusal, not a crash. Its int8 quality gate is
+    // therefore checked only with ../shared's fixture model.
+    EXPECT_EQ(bench.exit_code, 1) << describe(bench);
+    EXPECT_NE(bench.err.find("needs CLIP's 49408-token vocabulary"), std::string::npos)
+        << describe(bench);
+    std::printf("note: bench's int8 quality gate needs a CLIP-vocabulary model (../shared)\n");
+    return;
+  }
   ASSERT_EQ(bench.exit_code, 0) << describe(bench);
   const auto b = nlohmann::json::parse(bench.out);
   EXPECT_EQ(b["precision"], "int8");

@@ -30,11 +30,9 @@ bool contains(const std::string& text, const std::string& part) {
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!std::filesystem::exists(testing::shared_dataset_dir() + "/metadata.csv") ||
-        !std::filesystem::exists(testing::fixtures_dir() + "/manifest.json")) {
-      return;  // each test skips with the reason
-    }
-    data_ = new testing::DatasetCopy(testing::make_dataset_copy("cli", 4));
+    // 12 images: 4 of each of ../shared's 3 categories, else 6 of each of the demo set's 2.
+    data_ =
+        new testing::DatasetCopy(testing::make_dataset_copy("cli", testing::per_category_for(12)));
     index_dir_ = new std::string(testing::scratch_dir("cli-index") + "/idx");
     index_result_ =
         new ProcessResult(run_cli({"index", data_->dir(), "--model", testing::tiny_model_dir(),
@@ -128,7 +126,7 @@ TEST(CliHelpTest, UsageErrorsExitTwo) {
 }
 
 TEST(CliHelpTest, FailuresExitOneNamingTheFile) {
-  XRS_REQUIRE_FIXTURES();
+  XRS_REQUIRE_DATASET();
   const std::string dir = testing::scratch_dir("cli-failures");
   const std::string not_image = dir + "/notes.png";
   testing::write_bytes(not_image, "hello, this is text");
@@ -306,7 +304,8 @@ TEST_F(CliTest, ImageAndIdQueriesLeaveTheQueryOut) {
 }
 
 TEST_F(CliTest, AnotherModelIsRefusedUntilRebuild) {
-  XRS_REQUIRE_PATH(testing::other_model_dir());
+  const std::string first = testing::model_name(testing::tiny_model_dir());
+  const std::string second = testing::model_name(testing::other_model_dir());
   const std::string idx = testing::scratch_dir("cli-guard") + "/idx";
   ASSERT_EQ(run_cli({"index", data_->dir(), "--model", testing::tiny_model_dir(), "--index", idx})
                 .exit_code,
@@ -315,12 +314,12 @@ TEST_F(CliTest, AnotherModelIsRefusedUntilRebuild) {
       run_cli({"index", data_->dir(), "--model", testing::other_model_dir(), "--index", idx});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_TRUE(contains(r.err, "xray-search: error: ")) << r.err;
-  EXPECT_TRUE(contains(r.err, "tiny-openai-b32") && contains(r.err, "tiny-laion-b16")) << r.err;
+  EXPECT_TRUE(contains(r.err, first) && contains(r.err, second)) << r.err;
   EXPECT_TRUE(contains(r.err, "--rebuild")) << r.err;
 
   r = run_cli({"search", "--index", idx, "--model", testing::other_model_dir(), "--text", "x"});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
-  EXPECT_TRUE(contains(r.err, "tiny-openai-b32") && contains(r.err, "tiny-laion-b16")) << r.err;
+  EXPECT_TRUE(contains(r.err, first) && contains(r.err, second)) << r.err;
 
   r = run_cli({"index", data_->dir(), "--model", testing::other_model_dir(), "--index", idx,
                "--rebuild", "--json"});
@@ -348,9 +347,12 @@ TEST_F(CliTest, ValidateListsEveryProblem) {
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "valid: 12 rows")) << r.out;
 
-  testing::DatasetCopy bad = testing::make_dataset_copy("cli-validate", 2);
-  std::filesystem::remove(bad.file(bad.rows()[0]));              // missing_file
-  testing::write_bytes(bad.dir() + "/raw/hand/stray.png", "x");  // unlisted_file
+  testing::DatasetCopy bad =
+      testing::make_dataset_copy("cli-validate", testing::per_category_for(6));
+  ASSERT_EQ(bad.rows().size(), 6u);
+  std::filesystem::remove(bad.file(bad.rows()[0]));  // missing_file
+  const std::string stray = "raw/" + bad.rows().back().category + "/stray.png";
+  testing::write_bytes(bad.dir() + "/" + stray, "x");  // unlisted_file
   testing::DatasetRow feet = bad.rows()[1];
   feet.image_name = "feet.png";
   feet.category = "feet";                   // unknown_category
@@ -368,7 +370,7 @@ TEST_F(CliTest, ValidateListsEveryProblem) {
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   for (const std::string& code : codes) EXPECT_TRUE(contains(r.err, code)) << code << r.err;
   EXPECT_TRUE(contains(r.err, bad.rows()[0].image_name)) << r.err;
-  EXPECT_TRUE(contains(r.err, "raw/hand/stray.png")) << r.err;
+  EXPECT_TRUE(contains(r.err, stray)) << r.err;
   EXPECT_TRUE(contains(r.err, "INVALID")) << r.err;
 
   r = run_cli({"validate", bad.dir(), "--json"});

@@ -7,8 +7,9 @@
 // this program sets XRS_DECODER_TEST_FAULTS=1 for the processes it starts), which stands for any
 // input that crashes a codec, and ../shared/regressions/dicom-gdcm-assert-bits.dcm, which made
 // GDCM fail an assertion and call abort() until the DICOM decoder checked GDCM's preconditions:
-// now a plain DICOM error (its tests skip visibly without it). Both must end in a clear error for
-// that file while the process goes on.
+// now a plain DICOM error (without ../shared, a file made with the same attributes:
+// support/gdcm_regression_dicom.h). Both must end in a clear error for that file while the
+// process goes on.
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include "e2e/subprocess.h"
 #include "imaging/encode.h"
 #include "pipeline/dataset_copy.h"
+#include "support/gdcm_regression_dicom.h"
 #include "support/phi_dicom.h"
 
 namespace xrs {
@@ -40,8 +42,9 @@ using testing::run_process;
 constexpr char kFaultName[] = "fault-abort.png";
 constexpr char kRegressionName[] = "gdcm-assert.dcm";
 
+// ../shared's file where present, else one generated with its attributes.
 std::string regression_path() {
-  return testing::shared_dir() + "/regressions/dicom-gdcm-assert-bits.dcm";
+  return testing::gdcm_regression_dicom_file();
 }
 
 bool have_regression() {

@@ -97,7 +97,8 @@ TEST(DecodePillowTest, FixturesAndDatasetDecodeLikePillow) {
   XRS_REQUIRE_PILLOW();
   std::vector<std::string> files;
   const std::string fixtures = testing::fixtures_dir() + "/images";
-  const std::string dataset = testing::shared_dir() + "/datasets/xray";
+  // ../shared's X-ray dataset where present, else the committed demo set.
+  const std::string dataset = testing::test_dataset_dir();
   const std::string special = testing::shared_dir() + "/datasets/xray-special";
   if (fs::exists(fixtures)) {
     for (const auto& f : fs::directory_iterator(fixtures)) files.push_back(f.path().string());

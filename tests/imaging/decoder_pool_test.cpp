@@ -18,6 +18,7 @@
 #include "imaging/decode.h"
 #include "imaging/decoder_pool.h"
 #include "imaging/encode.h"
+#include "support/gdcm_regression_dicom.h"
 #include "support/phi_dicom.h"
 #include "support/test_paths.h"
 
@@ -258,8 +259,7 @@ TEST(DecoderPool, ConcurrentDecodesGiveTheInProcessPixels) {
 }
 
 TEST(DecoderPool, TheGdcmAbortRegressionIsContained) {
-  const std::string path = testing::shared_dir() + "/regressions/dicom-gdcm-assert-bits.dcm";
-  XRS_REQUIRE_PATH(path);
+  const std::string path = testing::gdcm_regression_dicom_file();
   auto bytes = read_file(path);
   ASSERT_TRUE(bytes.is_ok());
   DecoderPool pool(test_options());

@@ -1,5 +1,6 @@
-// Helpers for the pipeline, service and CLI tests: writable copies of the real X-ray dataset
-// (../shared/datasets/xray) in a scratch folder, the catalog read back as the reference, and a
+// Helpers for the pipeline, service and CLI tests: writable copies of a real X-ray dataset
+// (test_dataset_dir(): ../shared/datasets/xray where present, else the committed
+// datasets/xray-demo) in a scratch folder, the catalog read back as the reference, and a
 // brute-force (double precision) search over it.
 //
 // The copies are real copies, never hard links: tests rewrite and delete files in them, and
@@ -15,10 +16,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "clip/clip_model.h"
 #include "index/catalog.h"
@@ -27,19 +31,54 @@
 namespace xrs::testing {
 
 inline std::string shared_dataset_dir() {
-  return shared_dir() + "/datasets/xray";
+  return test_dataset_dir();
 }
+// The model the tests index with (test_paths.h test_model_dir()).
 inline std::string tiny_model_dir() {
-  return fixtures_dir() + "/tiny-openai-b32";
+  return test_model_dir();
 }
+
+// A second model, for the checks that an index refuses another model: the fixture
+// tiny-laion-b16 where ../shared has it, else a variant of the committed model written once into
+// the build tree (the same files with the sign of its first 64 float16 weights flipped: other
+// weights, so another identity and other embeddings).
 inline std::string other_model_dir() {
-  return fixtures_dir() + "/tiny-laion-b16";
+  if (have_fixtures()) return fixtures_dir() + "/tiny-laion-b16";
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(binary_dir()) / "test-assets" / "xray-variant";
+  const fs::path weights = dir / "open_clip_model.safetensors";
+  if (fs::exists(weights)) return dir.string();
+  const fs::path tmp =
+      fs::path(binary_dir()) / "test-assets" / ("xray-variant.tmp" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  for (const auto& entry : fs::directory_iterator(committed_model_dir())) {
+    fs::copy_file(entry.path(), tmp / entry.path().filename());
+  }
+  std::fstream f(tmp / "open_clip_model.safetensors",
+                 std::ios::in | std::ios::out | std::ios::binary);
+  uint64_t header = 0;
+  f.read(reinterpret_cast<char*>(&header), 8);  // little-endian length of the JSON header
+  for (int i = 0; i < 64; ++i) {
+    const std::streamoff high_byte = std::streamoff(8 + header + 2 * i + 1);
+    char b = 0;
+    f.seekg(high_byte);
+    f.read(&b, 1);
+    b = char(b ^ 0x80);
+    f.seekp(high_byte);
+    f.write(&b, 1);
+  }
+  f.close();
+  std::error_code ec;
+  fs::rename(tmp, dir, ec);  // another test program may have made it first: either is the same
+  if (ec) fs::remove_all(tmp);
+  return dir.string();
 }
 
 #define XRS_REQUIRE_DATASET()                                                 \
   do {                                                                        \
-    XRS_REQUIRE_FIXTURES();                                                   \
     XRS_REQUIRE_PATH(::xrs::testing::shared_dataset_dir() + "/metadata.csv"); \
+    XRS_REQUIRE_PATH(::xrs::testing::tiny_model_dir());                       \
   } while (0)
 
 struct DatasetRow {
@@ -49,7 +88,7 @@ struct DatasetRow {
   std::string note;  // a fourth, free column (it ends up in the catalog's extra_json)
 };
 
-// The rows of the shared dataset's metadata.csv, in file order. Its first three columns never
+// The rows of the test dataset's metadata.csv, in file order. Its first three columns never
 // hold quotes or commas, so a split on the first commas reads them.
 inline std::vector<DatasetRow> shared_rows() {
   std::ifstream in(shared_dataset_dir() + "/metadata.csv");
@@ -69,6 +108,34 @@ inline std::vector<DatasetRow> shared_rows() {
     rows.push_back({f[0], f[1], f[2], ""});
   }
   return rows;
+}
+
+// The name an index records for the model folder `dir` (ModelIdentity: the weights' folder).
+inline std::string model_name(const std::string& dir) {
+  return std::filesystem::path(dir).filename().string();
+}
+
+// The test dataset's categories, sorted (chest, dental, hand in ../shared's; chest, dental in
+// the demo set).
+inline std::vector<std::string> categories() {
+  std::set<std::string> seen;
+  for (const DatasetRow& r : shared_rows()) seen.insert(r.category);
+  return {seen.begin(), seen.end()};
+}
+inline size_t category_count() {
+  return categories().size();
+}
+// Images per category for a copy of `total` images in all (a multiple of 6 fits both datasets).
+inline size_t per_category_for(size_t total) {
+  EXPECT_EQ(total % category_count(), 0u) << total << " images do not split evenly";
+  return total / category_count();
+}
+
+// Another category of the test dataset than `category` (the next one, wrapping around).
+inline std::string other_category(const std::string& category) {
+  const std::vector<std::string> all = categories();
+  auto it = std::find(all.begin(), all.end(), category);
+  return it == all.end() || it + 1 == all.end() ? all.front() : *(it + 1);
 }
 
 inline std::string shared_file(const DatasetRow& r) {

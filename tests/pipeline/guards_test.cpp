@@ -52,21 +52,29 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST(ModelGuardTest, AnIndexOfOneModelRefusesAnotherUnlessRebuilt) {
   XRS_REQUIRE_DATASET();
-  XRS_REQUIRE_PATH(testing::other_model_dir());
   DatasetCopy data = testing::make_dataset_copy("guard-model", 2);
+  const size_t n = data.rows().size();
+  ASSERT_EQ(n, 2 * testing::category_count());
   const std::string idx = testing::scratch_dir("guard-model-index");
   ASSERT_TRUE(run_index(testing::tiny_model(), options(data, idx)).is_ok());
   const CatalogState before = state(idx);
-  ASSERT_EQ(before.rows.size(), 6u);
+  ASSERT_EQ(before.rows.size(), n);
 
   auto other = ClipModel::load(testing::other_model_dir());
   ASSERT_TRUE(other.is_ok()) << other.status().to_string();
+  // tiny-openai-b32 and tiny-laion-b16 (../shared), else xray-small and its variant.
+  auto first_identity = testing::tiny_model().identity();
+  auto other_identity = (*other)->identity();
+  ASSERT_TRUE(first_identity.is_ok() && other_identity.is_ok());
+  ASSERT_FALSE(first_identity->same_model(*other_identity));
+  const std::string first_name = first_identity->name, other_name = other_identity->name;
+  ASSERT_NE(first_name, other_name);
   auto refused = run_index(**other, options(data, idx));
   ASSERT_FALSE(refused.is_ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
   const std::string message = refused.status().message();
-  EXPECT_TRUE(contains(message, "tiny-openai-b32")) << message;
-  EXPECT_TRUE(contains(message, "tiny-laion-b16")) << message;
+  EXPECT_TRUE(contains(message, first_name)) << message;
+  EXPECT_TRUE(contains(message, other_name)) << message;
   EXPECT_TRUE(contains(message, "--rebuild")) << message;
   expect_unchanged(before, idx);
 
@@ -74,13 +82,14 @@ TEST(ModelGuardTest, AnIndexOfOneModelRefusesAnotherUnlessRebuilt) {
   rebuild.rebuild = true;
   auto s = run_index(**other, rebuild);
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
-  EXPECT_EQ(s->embedded, 6u);
-  EXPECT_EQ(s->added, 6u);
-  EXPECT_EQ(s->total, 6u);
+  EXPECT_EQ(s->embedded, n);
+  EXPECT_EQ(s->added, n);
+  EXPECT_EQ(s->total, n);
   auto catalog = Catalog::open(idx, Catalog::Mode::kReadOnly);
   ASSERT_TRUE(catalog.is_ok());
-  EXPECT_EQ((*catalog)->model().name, "tiny-laion-b16");
-  EXPECT_EQ((*catalog)->model().dim, 48u);
+  EXPECT_EQ((*catalog)->model().name, other_name);
+  EXPECT_EQ((*catalog)->model().dim, other_identity->dim);
+  EXPECT_EQ((*catalog)->model().weights_sha256, other_identity->weights_sha256);
   for (const auto& [name, r] : testing::read_catalog(idx)) {
     auto image = decode_image_file(data.file(name));
     ASSERT_TRUE(image.is_ok());
@@ -96,6 +105,8 @@ TEST(ModelGuardTest, AnIndexOfOneModelRefusesAnotherUnlessRebuilt) {
 TEST(SkippedImagesTest, DamagedImagesAreSkippedAndReportedNeverFatal) {
   XRS_REQUIRE_DATASET();
   DatasetCopy data = testing::make_dataset_copy("guard-skipped", 2);
+  const size_t n = data.rows().size();
+  ASSERT_EQ(n, 2 * testing::category_count());
   // A PNG cut in half (its header still reads: the decoder finds the damage) and an empty file.
   testing::DatasetRow truncated = data.rows()[0], empty = data.rows()[0];
   truncated.image_name = "truncated.png";
@@ -117,8 +128,8 @@ TEST(SkippedImagesTest, DamagedImagesAreSkippedAndReportedNeverFatal) {
   const std::string idx = testing::scratch_dir("guard-skipped-index");
   auto s = run_index(testing::tiny_model(), options(data, idx));
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
-  EXPECT_EQ(s->total, 6u);
-  EXPECT_EQ(s->added, 6u);
+  EXPECT_EQ(s->total, n);
+  EXPECT_EQ(s->added, n);
   ASSERT_EQ(s->skipped.size(), 2u);
   std::map<std::string, SkippedImage> skipped;
   for (const SkippedImage& k : s->skipped) skipped[k.image_name] = k;
@@ -129,7 +140,7 @@ TEST(SkippedImagesTest, DamagedImagesAreSkippedAndReportedNeverFatal) {
   EXPECT_TRUE(contains(skipped["truncated.png"].reason, "truncated"))
       << skipped["truncated.png"].reason;
   const auto rows = testing::read_catalog(idx);
-  EXPECT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows.size(), n);
   EXPECT_FALSE(rows.count("truncated.png") || rows.count("empty.png"));
 
   // Indexed images that become damaged lose their rows (an old embedding must not stay).
@@ -140,10 +151,10 @@ TEST(SkippedImagesTest, DamagedImagesAreSkippedAndReportedNeverFatal) {
   s = run_index(testing::tiny_model(), options(data, idx));
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
   EXPECT_EQ(s->removed, 2u);
-  EXPECT_EQ(s->total, 4u);
+  EXPECT_EQ(s->total, n - 2);
   EXPECT_EQ(s->skipped.size(), 4u);
   const auto after = testing::read_catalog(idx);
-  EXPECT_EQ(after.size(), 4u);
+  EXPECT_EQ(after.size(), n - 2);
   EXPECT_FALSE(after.count(a) || after.count(b));
 }
 

@@ -16,7 +16,8 @@ namespace {
 
 using testing::DatasetCopy;
 
-constexpr size_t kPerCategory = 6;
+// 18 images: 6 of each of ../shared's 3 categories, else 9 of each of the demo set's 2.
+constexpr size_t kImages = 18;
 
 StatusOr<IndexSummary> index(const DatasetCopy& data, const std::string& index_dir, int batch = 4) {
   IndexOptions o;
@@ -27,9 +28,9 @@ StatusOr<IndexSummary> index(const DatasetCopy& data, const std::string& index_d
   return run_index(testing::tiny_model(), o);
 }
 
-// A category other than the row's own.
+// A category of the dataset other than the row's own.
 std::string other_category(const testing::DatasetRow& r) {
-  return r.category == "hand" ? "dental" : "hand";
+  return testing::other_category(r.category);
 }
 
 struct Counts {
@@ -70,10 +71,12 @@ void expect_kept(const std::map<std::string, ImageRecord>& before,
 
 TEST(IncrementalTest, EachRunEmbedsOnlyWhatChangedAndEndsEqualToAFreshIndex) {
   XRS_REQUIRE_DATASET();
-  DatasetCopy data = testing::make_dataset_copy("incremental", kPerCategory);
+  const size_t per_category = testing::per_category_for(kImages);
+  DatasetCopy data = testing::make_dataset_copy("incremental", per_category);
   const std::string idx = testing::scratch_dir("incremental-index");
-  const std::vector<testing::DatasetRow> spare = testing::rows_not_copied(kPerCategory);
-  const size_t n = 3 * kPerCategory;
+  const std::vector<testing::DatasetRow> spare = testing::rows_not_copied(per_category);
+  const size_t n = kImages;
+  ASSERT_EQ(data.rows().size(), n);
 
   auto s = index(data, idx);
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
@@ -156,7 +159,8 @@ TEST(IncrementalTest, EachRunEmbedsOnlyWhatChangedAndEndsEqualToAFreshIndex) {
 
 TEST(IncrementalTest, TouchedFilesUpdateMetadataWithoutEmbedding) {
   XRS_REQUIRE_DATASET();
-  DatasetCopy data = testing::make_dataset_copy("incremental-touch", 2);
+  DatasetCopy data = testing::make_dataset_copy("incremental-touch", testing::per_category_for(6));
+  ASSERT_EQ(data.rows().size(), 6u);
   const std::string idx = testing::scratch_dir("incremental-touch-index");
   ASSERT_TRUE(index(data, idx).is_ok());
   const auto before = testing::read_catalog(idx);

@@ -296,22 +296,33 @@ TEST(ImageBatcherTest, InvalidOptionsAreRefused) {
   EXPECT_FALSE(ImageBatcher::create(nullptr, kPixels, kDim, {}).is_ok());
 }
 
-// The fixture model: many concurrent callers, each with its own image, get exactly the embedding
+// The test model: many concurrent callers, each with its own image, get exactly the embedding
 // that the model gives that image alone, in batches that the gate makes full.
 TEST(ImageBatcherTest, ConcurrentCallersGetTheirOwnModelEmbeddings) {
-  XRS_REQUIRE_FIXTURES();
+  XRS_REQUIRE_DATASET();
   const ClipModel& model = testing::tiny_model();
   const int S = model.hparams().image_size;
   const size_t pixels_per_image = size_t(3) * S * S;
   const size_t dim = size_t(model.hparams().embed_dim);
-  const std::string dir = testing::fixtures_dir() + "/images/";
+  // The fixture images of many modes and sizes where ../shared has them, else 12 X-rays spread
+  // over the test dataset.
+  std::vector<std::string> files;
+  if (testing::have_fixtures()) {
+    for (const char* name :
+         {"cxr-actm-0001.png", "dent-dc1k-0001.png", "dent-ufba-0020.jpg", "hand-rsna-0001.png",
+          "gray_223x225.png", "gray_400x300.png", "gray_50x1000.png", "la_180x320.png",
+          "rgb_480x640.png", "rgb_768x512.jpg", "rgba_250x250.png", "gray_31x17.png"}) {
+      files.push_back(testing::fixtures_dir() + "/images/" + name);
+    }
+  } else {
+    const std::vector<testing::DatasetRow> rows = testing::shared_rows();
+    for (size_t i = 0; i < 12; ++i)
+      files.push_back(testing::shared_file(rows[i * rows.size() / 12]));
+  }
   std::vector<std::vector<float>> pixels;
   std::vector<std::vector<float>> expected;
-  for (const char* name :
-       {"cxr-actm-0001.png", "dent-dc1k-0001.png", "dent-ufba-0020.jpg", "hand-rsna-0001.png",
-        "gray_223x225.png", "gray_400x300.png", "gray_50x1000.png", "la_180x320.png",
-        "rgb_480x640.png", "rgb_768x512.jpg", "rgba_250x250.png", "gray_31x17.png"}) {
-    StatusOr<Image> image = decode_image_file(dir + name);
+  for (const std::string& name : files) {
+    StatusOr<Image> image = decode_image_file(name);
     ASSERT_TRUE(image.is_ok()) << name << ": " << image.status().to_string();
     std::vector<float> p(pixels_per_image);
     ASSERT_TRUE(clip_preprocess(*image, model.preprocess_config(), p).is_ok());

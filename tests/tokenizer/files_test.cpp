@@ -213,10 +213,13 @@ TEST(TokenizerFiles, TextErrorsAndContextLength) {
 // The worst case kMaxTextBytes allows: the deepest nesting of entities, which ftfy unescapes one
 // level per pass, with a non-ASCII character so that every fixer runs in every pass. It must
 // finish promptly, not hang.
+// OpenAI's tokenizer where ../shared has it, else the committed model's: the cleaning that
+// unescapes entities is the same for every vocabulary.
 TEST(TokenizerFiles, DeeplyNestedEntitiesFinish) {
-  XRS_REQUIRE_FIXTURES();
   StatusOr<Tokenizer> t =
-      Tokenizer::load_openai(testing::fixtures_dir() + "/bpe_simple_vocab_16e6.txt.gz");
+      testing::have_fixtures()
+          ? Tokenizer::load_openai(testing::fixtures_dir() + "/bpe_simple_vocab_16e6.txt.gz")
+          : Tokenizer::load_dir(testing::committed_model_dir());
   ASSERT_TRUE(t.is_ok());
   std::string text = "&";
   while (text.size() + 6 < Tokenizer::kMaxTextBytes) text += "amp;";
