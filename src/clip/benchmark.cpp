@@ -170,13 +170,21 @@ StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOp
     r.fraction_of_sgemm = r.image_per_s_batch * r.vision_gflop_per_image / r.sgemm_gflops;
   }
 
-  // The peer's query: start, "a photo of a", end (ids from CLIP's vocabulary, padded to 77).
+  // The peer's query: start, "a photo of a", end (ids from CLIP's vocabulary, padded to 77). A
+  // model with another vocabulary (a project-trained one) times the same words through its own
+  // tokenizer.
   std::vector<int32_t> tokens(h.context_length, 0);
   const int32_t query[] = {49406, 3944, 320, 1674, 530, 49407};
-  if (h.vocab_size <= 49407 || h.context_length < 6) {
-    return Status::unsupported("bench: the text query needs CLIP's 49408-token vocabulary");
+  if (h.vocab_size > 49407 && h.context_length >= 6) {
+    std::copy(std::begin(query), std::end(query), tokens.begin());
+  } else if (model->tokenizer() != nullptr) {
+    XRS_ASSIGN_OR_RETURN(tokens,
+                         model->tokenizer()->tokenize("a photo of a", true, h.context_length));
+  } else {
+    return Status::unsupported(
+        "bench: the model has neither CLIP's 49408-token vocabulary nor a tokenizer to form its "
+        "text query with");
   }
-  std::copy(std::begin(query), std::end(query), tokens.begin());
   XRS_ASSIGN_OR_RETURN(r.text_ms_query, time_ms(3 * options.iters, [&] {
                          return model->encode_texts(tokens, 1, {out.data(), size_t(h.embed_dim)});
                        }));
