@@ -10,6 +10,9 @@
 #   XRS_LOAD_TIMEOUT   seconds before wrk counts a request as a socket error (default 30)
 #   XRS_LOAD_KINDS     which wrk processes run (default "text image"; "image": image searches only)
 #   XRS_LOAD_SERVE_ARGS  more `serve` options, e.g. "--batch-max-size 1" (batching off)
+#   XRS_LOAD_INDEX_ARGS  more `index` options, e.g. "--precision bf16" (the server follows it)
+# After the run it prints the server's batching counters (/api/health image_batching): how many
+# batches it formed and how many queries they held.
 # The server runs without per-client rate limits (every wrk connection comes from 127.0.0.1,
 # which the default limits would treat as one client).
 set -euo pipefail
@@ -24,10 +27,12 @@ conns=${XRS_LOAD_CONNECTIONS:-4}
 kinds=${XRS_LOAD_KINDS:-text image}
 # shellcheck disable=SC2206
 serve_args=(${XRS_LOAD_SERVE_ARGS:-})
-index="$build/load-test-index/$(basename "$model")"
+# shellcheck disable=SC2206
+index_args=(${XRS_LOAD_INDEX_ARGS:-})
+index="$build/load-test-index/$(basename "$model")$(printf '%s' "${index_args[*]:-}" | tr -c 'A-Za-z0-9' '-')"
 command -v wrk >/dev/null || { echo "load-test: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-"$bin" index "$data" --model "$model" --index "$index" >&2
+"$bin" index "$data" --model "$model" --index "$index" "${index_args[@]}" >&2
 log=$(mktemp)
 "$bin" serve --index "$index" --port 0 --threads 8 --rate-limit 0 --uploads-per-client 0 \
   "${serve_args[@]}" >"$log" 2>/dev/null &
@@ -48,3 +53,6 @@ for kind in $kinds; do
 done
 wait "${pids[@]}" || true
 for kind in $kinds; do grep -h RESULT "$log.$kind" || true; rm -f "$log.$kind"; done
+if command -v curl >/dev/null; then
+  echo "load-test: image_batching $(curl -s "$url/api/health" | grep -o '"image_batching":{[^}]*}')" >&2
+fi
