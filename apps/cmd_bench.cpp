@@ -1,4 +1,5 @@
-// xray-search bench --model M [--batch 32] [--threads N] [--iters 3] [--text-only] [--cpu-time]
+// xray-search bench --model M [--batch 32] [--threads N] [--iters 3] [--text-only] [--text T]
+// [--cpu-time]
 // [--json] Image throughput, one-image latency and text-query latency, with the same keys as the
 // peer benchmark (../shared/tools/peer_bench_pytorch.py).
 #include <memory>
@@ -118,6 +119,9 @@ void setup_bench(CLI::App& app, int& exit_code) {
                   "exit 1 when it fails)");
   cmd->add_flag("--text-only", o->bench.text_only,
                 "only the text-query latencies (as typed, prompt ensemble of 8): no image");
+  cmd->add_option("--text", o->bench.text,
+                  "the text query of the as-typed and ensemble timings (its length sets the work)")
+      ->capture_default_str();
   cmd->add_flag("--cpu-time", o->bench.cpu_time,
                 "report the process's CPU time (all threads) instead of wall time (busy hosts)");
   cmd->add_flag("--json", o->json, "print one JSON object");

@@ -194,7 +194,7 @@ StatusOr<BenchResult> run_benchmark(const std::string& model_path, const BenchOp
         "a chest radiograph of {}",  "an x-ray showing {}",           "a radiograph with {}",
         "a plain film showing {}",   "an x-ray image of {}",          "a frontal radiograph of {}",
         "a radiology image with {}", "a photo of an x-ray showing {}"};
-    const std::string text = "pleural effusion";
+    const std::string& text = options.text;
     XRS_ASSIGN_OR_RETURN(std::unique_ptr<PromptEnsemble> ensemble,
                          PromptEnsemble::create(*model, templates));
     auto timed = [&](auto&& embed) -> StatusOr<double> {

@@ -24,6 +24,8 @@ struct BenchOptions {
   // Times are the CPU time of the process (all its threads) instead of wall time: comparisons on
   // a busy host, where waiting for a core would count.
   bool cpu_time = false;
+  // The text query of text_ms_typed and the ensemble figures (its token count sets the rows).
+  std::string text = "pleural effusion";
 };
 
 // The quality gate of a lower-precision tier against float32 (docs/PERFORMANCE.md): mean cosine
@@ -38,10 +40,10 @@ struct BenchResult {
   double image_ms_batch1 = 0;    // one image
   double image_per_s_batch = 0;  // images per second at `batch`
   double text_ms_query = 0;      // one query of 6 tokens (start + 4 words + end)
-  // With a tokenizer beside the weights (else 0): one text query "pleural effusion" as typed
-  // (ClipModel::embed_text, tokenizing included), through a prompt ensemble of 8 radiology
-  // templates with their prefixes cached (PromptEnsemble), and the same 8 whole prompts in one
-  // batch (ClipModel::embed_text_ensemble, no cache).
+  // With a tokenizer beside the weights (else 0): one text query (BenchOptions::text, "pleural
+  // effusion") as typed (ClipModel::embed_text, tokenizing included), through a prompt ensemble of
+  // 8 radiology templates with their prefixes cached (PromptEnsemble), and the same 8 whole prompts
+  // in one batch (ClipModel::embed_text_ensemble, no cache).
   double text_ms_typed = 0;
   double text_ms_ensemble8 = 0;
   double text_ms_ensemble8_uncached = 0;

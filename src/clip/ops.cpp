@@ -15,6 +15,13 @@ namespace {
 // Below this many multiply-adds a product runs in one thread (thread start-up would cost more).
 constexpr double kParallelGemmMacs = 4e6;
 
+// Whether a product of `rows` rows against an N x K weight is split over the threads. A few-row
+// product reads the whole weight matrix whatever its row count, so it counts as at least kSmallM
+// rows: a one-word text query's products (3 rows) then stream their weights on every core.
+bool split_product(int rows, int N, int K) {
+  return double(std::max(rows, kernels::kSmallM)) * N * K >= kParallelGemmMacs;
+}
+
 // Products with at most kernels::kSmallM rows against a [N, K] weight (a text query of a few
 // tokens) use the small-M kernel (kernels/vector_ops.h): BLAS would first copy ("pack") the whole
 // weight matrix, doubling the memory traffic of a product that is bound by reading the weights
@@ -35,8 +42,9 @@ void gemm(int M, int N, int K, float alpha, const float* A, int lda, const float
   const int parts = double(M) * N * K < kParallelGemmMacs ? 1 : threads;
   if (M <= kSmallM && trans_b) {
     const auto small_m_gemm = kernels::vector_kernels().small_m_gemm;
-    parallel_for(parts, [&](int t) {
-      small_m_gemm(M, int(int64_t(N) * t / parts), int(int64_t(N) * (t + 1) / parts), K, alpha, A,
+    const int split = split_product(M, N, K) ? threads : 1;
+    parallel_for(split, [&](int t) {
+      small_m_gemm(M, int(int64_t(N) * t / split), int(int64_t(N) * (t + 1) / split), K, alpha, A,
                    lda, B, ldb, beta, C, ldc);
     });
     return;
@@ -90,9 +98,9 @@ void linear(int rows, const float* A, int lda, const Mat& w, float beta, float* 
   if (w.packed == nullptr && vk.tiled_gemm != nullptr && rows > kSmallM &&
       rows <= kernels::kTiledMaxM) {
     // The rows of A (at most kTiledMaxM x K floats) stay in L1/L2 while the weights stream past
-    // once (a prompt ensemble's 9-32 rows; AVX-512 hosts).
+    // once (a prompt ensemble's 9-48 rows; AVX-512 hosts).
     const int N = w.rows, K = w.cols;
-    const int parts = double(rows) * N * K < kParallelGemmMacs ? 1 : available_threads();
+    const int parts = split_product(rows, N, K) ? available_threads() : 1;
     const int block = ((N + parts - 1) / parts + 15) / 16 * 16;
     parallel_for(parts, [&](int t) {
       const int n0 = t * block, n1 = std::min(N, n0 + block);
@@ -108,7 +116,7 @@ void linear(int rows, const float* A, int lda, const Mat& w, float beta, float* 
   if (w.f16 != nullptr) {
     if (rows <= 0) return;
     const int N = w.rows, K = w.cols;
-    const int parts = double(rows) * N * K < kParallelGemmMacs ? 1 : available_threads();
+    const int parts = split_product(rows, N, K) ? available_threads() : 1;
     const int block = ((N + parts - 1) / parts + 15) / 16 * 16;
     parallel_for(parts, [&](int t) {
       const int n0 = t * block, n1 = std::min(N, n0 + block);

@@ -51,12 +51,13 @@ std::vector<int> row_starts(const int* lengths, int n) {
 
 // One head's causal attention for `len` query rows continuing a prefix of P rows: row i sees the
 // prefix's keys and values (pk, pv, row stride W) and its own sequence's rows 0..i (k, v, row
-// stride 3W, like q). out (row stride W) = softmax(scale · q · keysᵀ) · values. `scores` holds at
-// least P + len floats.
+// stride 3W, like q). out (row stride W) = softmax(scale · q · keysᵀ) · values, for query rows
+// first..len (the others are not written). `scores` holds at least P + len floats.
 void attend(int len, int P, int head_dim, float scale, const float* q, const float* k,
-            const float* v, const float* pk, const float* pv, int W, float* scores, float* out) {
+            const float* v, const float* pk, const float* pv, int W, float* scores, float* out,
+            int first = 0) {
   const int ld = 3 * W;
-  for (int i = 0; i < len; ++i) {
+  for (int i = first; i < len; ++i) {
     const float* qi = q + size_t(i) * ld;
     const int valid = P + i + 1;
     for (int j = 0; j < valid; ++j) {
@@ -74,11 +75,64 @@ void attend(int len, int P, int head_dim, float scale, const float* q, const flo
   }
 }
 
+// The last block of forward_after_prefix for each sequence's last row only: keys and values of
+// every row (attention needs them), then attention, output projection, MLP and residuals of the n
+// last rows, written back to those rows of x.
+void last_block_last_rows(const BlockWeights& bw, const ClipHParams& h,
+                          const TextPrefix* const* prefixes, int n, const int* lengths,
+                          const std::vector<int>& start, int l, float* x,
+                          std::vector<float>& normed, std::vector<float>& qkv,
+                          std::vector<float>& attn, std::vector<float>& hidden,
+                          std::vector<float>& scores) {
+  const TowerHParams& t = h.text;
+  const int W = t.width, M = t.mlp_width, rows = start[n];
+  const int head_dim = W / t.heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  layer_norm(x, rows, W, W, bw.ln_1_weight.data, bw.ln_1_bias.data, h.layer_norm_eps, normed.data(),
+             W);
+  linear(rows, normed.data(), W, bw.attn_in_weight, 0.0f, qkv.data(), 3 * W);
+  add_bias(qkv.data(), rows, 3 * W, 3 * W, bw.attn_in_bias.data);
+  // last: the n last rows of x, attn_last: their attention outputs, packed.
+  std::vector<float> last(size_t(n) * W), attn_last(size_t(n) * W);
+  for (int b = 0; b < n; ++b) {
+    const TextPrefix* prefix = prefixes[b];
+    const int P = prefix != nullptr ? prefix->length : 0;
+    const int len = lengths[b];
+    const float* seq = qkv.data() + size_t(start[b]) * 3 * W;
+    const float* pk = P > 0 ? prefix->k.data() + size_t(l) * P * W : nullptr;
+    const float* pv = P > 0 ? prefix->v.data() + size_t(l) * P * W : nullptr;
+    for (int hd = 0; hd < t.heads; ++hd) {
+      const int off = hd * head_dim;
+      attend(len, P, head_dim, scale, seq + off, seq + W + off, seq + 2 * W + off,
+             P > 0 ? pk + off : nullptr, P > 0 ? pv + off : nullptr, W, scores.data(),
+             attn.data() + size_t(start[b]) * W + off, len - 1);
+    }
+    const size_t row = size_t(start[b]) + len - 1;
+    std::memcpy(attn_last.data() + size_t(b) * W, attn.data() + row * W, W * sizeof(float));
+    std::memcpy(last.data() + size_t(b) * W, x + row * W, W * sizeof(float));
+  }
+  linear(n, attn_last.data(), W, bw.attn_out_weight, 1.0f, last.data(), W);
+  add_bias(last.data(), n, W, W, bw.attn_out_bias.data);
+  layer_norm(last.data(), n, W, W, bw.ln_2_weight.data, bw.ln_2_bias.data, h.layer_norm_eps,
+             normed.data(), W);
+  linear(n, normed.data(), W, bw.mlp_fc_weight, 0.0f, hidden.data(), M);
+  add_bias_activation(hidden.data(), n, M, bw.mlp_fc_bias.data, h.activation);
+  linear(n, hidden.data(), M, bw.mlp_proj_weight, 1.0f, last.data(), W);
+  add_bias(last.data(), n, W, W, bw.mlp_proj_bias.data);
+  for (int b = 0; b < n; ++b) {
+    std::memcpy(x + (size_t(start[b]) + lengths[b] - 1) * W, last.data() + size_t(b) * W,
+                W * sizeof(float));
+  }
+}
+
 // The text tower over n sequences packed one after the other (no padding rows: the linear layers
 // see sum(lengths) rows, attention runs per sequence), sequence b continuing prefixes[b] (may be
 // nullptr), its rows at positions prefix length + i. x: sum(lengths) x W, the token + position
 // embeddings on entry, the last block's output on return. With `capture` (n == 1, no prefix),
-// every layer's keys and values are kept.
+// every layer's keys and values are kept. Without it only each sequence's last row of the output
+// is computed (the end token's, the only one pooled): the last block runs its attention, output
+// projection and MLP on those n rows alone, and the other rows of x hold the previous block's
+// output on return.
 void forward_after_prefix(const ClipWeights& w, const ClipHParams& h,
                           const TextPrefix* const* prefixes, int n, const int* lengths, float* x,
                           TextPrefix* capture) {
@@ -102,6 +156,11 @@ void forward_after_prefix(const ClipWeights& w, const ClipHParams& h,
       hidden(size_t(rows) * M), scores(max_context);
   for (int l = 0; l < layers; ++l) {
     const BlockWeights& bw = w.text.blocks[l];
+    if (l == layers - 1 && capture == nullptr) {
+      last_block_last_rows(bw, h, prefixes, n, lengths, start, l, x, normed, qkv, attn, hidden,
+                           scores);
+      break;
+    }
     layer_norm(x, rows, W, W, bw.ln_1_weight.data, bw.ln_1_bias.data, h.layer_norm_eps,
                normed.data(), W);
     linear(rows, normed.data(), W, bw.attn_in_weight, 0.0f, qkv.data(), 3 * W);

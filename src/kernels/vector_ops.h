@@ -7,7 +7,7 @@
 //   avx2      vector_ops_avx2.cpp: AVX2 + FMA + F16C intrinsics, the only file compiled with
 //             -mavx2 -mfma -mf16c (CMakeLists.txt); absent on other architectures and with
 //             -DXRS_AVX2=OFF.
-//   avx512    the avx2 table plus the tiled product of 9-32 rows (tiled_gemm) from
+//   avx512    the avx2 table plus the tiled product of 9-48 rows (tiled_gemm) from
 //             vector_ops_avx512.cpp, the only file compiled with -mavx512f -mavx512bw
 //             -mavx512vl; chosen on hosts with AVX-512 (F, BW, VL) and AVX2.
 //
@@ -24,9 +24,10 @@ namespace xrs::kernels {
 // Products with at most this many rows use small_m_gemm (clip/ops.cpp).
 constexpr int kSmallM = 8;
 // Products of kSmallM < rows <= kTiledMaxM use tiled_gemm where the table has one (AVX-512 hosts).
-// A prompt ensemble of 8 short queries is 24 rows; from about 60 rows on (whole prompts) oneDNN's
-// kernels on widened panels were faster on the Xeon host of docs/PERFORMANCE.md.
-constexpr int kTiledMaxM = 32;
+// A prompt ensemble of 8 templates is 8 x (query tokens + 1) rows: 40 for a 4-token query. At 40
+// rows the tiled kernel was faster than oneDNN's kernels on widened panels on the Xeon host of
+// docs/PERFORMANCE.md, at 64 rows slower.
+constexpr int kTiledMaxM = 48;
 
 struct VectorKernels {
   const char* name;  // "avx512", "avx2", "baseline"
@@ -74,7 +75,7 @@ const VectorKernels& vector_kernels_baseline();
 const VectorKernels* vector_kernels_avx2();
 const VectorKernels* vector_kernels_avx512();
 
-// The 9-32 row tiled kernels of vector_ops_avx512.cpp (exported as data, like the tables).
+// The 9-48 row tiled kernels of vector_ops_avx512.cpp (exported as data, like the tables).
 struct TiledKernels {
   decltype(VectorKernels::tiled_gemm) tiled_gemm;
   decltype(VectorKernels::tiled_gemm_f16) tiled_gemm_f16;

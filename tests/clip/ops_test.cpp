@@ -5,6 +5,7 @@
 #include "clip/weights.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "kernels/vector_ops.h"
 
 #include <gtest/gtest.h>
 
@@ -64,15 +65,15 @@ TEST(OpsTest, GemmMatchesReferenceForEveryShapeAndThreadCount) {
 }
 
 // Float16 weights (Mat::f16) whose values are exactly float16 give the float32 product bit for
-// bit on the few-rows path (up to 8 rows) and, on AVX-512 hosts, on the tiled path (9 to 32 rows:
-// prompt ensembles), and the same product to rounding on the panel path; any thread count. Both
+// bit on the few-rows path (up to 8 rows) and, on AVX-512 hosts, on the tiled path (9 to
+// kTiledMaxM rows: prompt ensembles), and the same product to rounding on the panel path; any thread count. Both
 // agree with the double-precision reference.
 TEST(OpsTest, Float16WeightsGiveTheFloat32Product) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal;
-  const bool tiled = kernels::cpu_features().has_avx512();
+  const bool tiled = kernels::vector_kernels().tiled_gemm != nullptr;
   for (int K : {7, 64, 300}) {
-    for (int rows : {1, 3, 8, 9, 24, 32, 33, 40, 100}) {
+    for (int rows : {1, 3, 8, 9, 24, 32, 33, 40, 64, 65, 100}) {
       const int N = 70, lda = K + 3, ldc = N + 1;
       std::vector<float> A(size_t(rows) * lda), W(size_t(N) * K);
       std::vector<uint16_t> H(W.size());
@@ -89,7 +90,8 @@ TEST(OpsTest, Float16WeightsGiveTheFloat32Product) {
           linear(rows, A.data(), lda, Mat{nullptr, N, K, nullptr, H.data()}, beta, c16.data(), ldc);
           gemm_reference(rows, N, K, 1.0f, A.data(), lda, W.data(), K, true, beta, want.data(),
                          ldc);
-          const bool same_kernel = rows <= 8 || (tiled && rows <= 32);
+          const bool same_kernel =
+              rows <= kernels::kSmallM || (tiled && rows <= kernels::kTiledMaxM);
           for (int r = 0; r < rows; ++r) {
             for (int j = 0; j < ldc; ++j) {
               const size_t i = size_t(r) * ldc + j;
