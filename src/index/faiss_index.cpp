@@ -482,6 +482,33 @@ Status check_loaded(IndexKind kind, const faiss::Index& index, size_t rows, size
   return Status::ok();
 }
 
+// An untrained IVF-PQ index for `rows` vectors of `dim` with the project's training settings.
+std::unique_ptr<faiss::IndexIVFPQ> make_ivf_pq(size_t rows, size_t dim,
+                                               const VectorIndexOptions& options) {
+  const int d = static_cast<int>(dim);
+  size_t nlist = options.ivf.nlist != 0 ? std::min(options.ivf.nlist, rows) : default_nlist(rows);
+  const size_t m = options.pq.m != 0 ? options.pq.m : std::max<size_t>(1, dim / 8);
+  auto quantizer = std::make_unique<faiss::IndexFlatIP>(d);
+  auto ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer.get(), d, nlist, m, options.pq.nbits,
+                                                 faiss::METRIC_INNER_PRODUCT);
+  quantizer.release();  // owned by ivf from here on
+  ivf->own_fields = true;
+  ivf->cp.spherical = true;
+  ivf->cp.niter = kIvfTrainIterations;
+  ivf->cp.max_points_per_centroid =
+      static_cast<int>(std::clamp<size_t>(kIvfMaxTrainPoints / nlist, 39, kIvfTrainPointsPerList));
+  ivf->cp.min_points_per_centroid = 1;
+  ivf->cp.seed = kIvfSeed;
+  // Codebooks: FAISS's k-means on at most 64 points per code (16,384 for 8 bits), 10
+  // iterations, the same seed; their training sample is the IVF one above.
+  ivf->pq.cp.niter = kIvfTrainIterations;
+  ivf->pq.cp.max_points_per_centroid = 64;
+  ivf->pq.cp.min_points_per_centroid = 1;
+  ivf->pq.cp.seed = kIvfSeed;
+  ivf->do_polysemous_training = false;
+  return ivf;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, EmbeddingSet set,
@@ -499,27 +526,7 @@ StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, Embeddi
       return std::unique_ptr<VectorIndex>(new F16Index(std::move(set.ids), dim, std::move(sq)));
     }
     if (kind == IndexKind::kIvfPq) {
-      size_t nlist =
-          options.ivf.nlist != 0 ? std::min(options.ivf.nlist, rows) : default_nlist(rows);
-      const size_t m = options.pq.m != 0 ? options.pq.m : std::max<size_t>(1, dim / 8);
-      auto quantizer = std::make_unique<faiss::IndexFlatIP>(d);
-      auto ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer.get(), d, nlist, m, options.pq.nbits,
-                                                     faiss::METRIC_INNER_PRODUCT);
-      quantizer.release();  // owned by ivf from here on
-      ivf->own_fields = true;
-      ivf->cp.spherical = true;
-      ivf->cp.niter = kIvfTrainIterations;
-      ivf->cp.max_points_per_centroid = static_cast<int>(
-          std::clamp<size_t>(kIvfMaxTrainPoints / nlist, 39, kIvfTrainPointsPerList));
-      ivf->cp.min_points_per_centroid = 1;
-      ivf->cp.seed = kIvfSeed;
-      // Codebooks: FAISS's k-means on at most 64 points per code (16,384 for 8 bits), 10
-      // iterations, the same seed; their training sample is the IVF one above.
-      ivf->pq.cp.niter = kIvfTrainIterations;
-      ivf->pq.cp.max_points_per_centroid = 64;
-      ivf->pq.cp.min_points_per_centroid = 1;
-      ivf->pq.cp.seed = kIvfSeed;
-      ivf->do_polysemous_training = false;
+      std::unique_ptr<faiss::IndexIVFPQ> ivf = make_ivf_pq(rows, dim, options);
       ivf->train(n, set.vectors.data());
       ivf->add(n, set.vectors.data());
       set.vectors = FloatMatrix();
@@ -557,6 +564,71 @@ StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, Embeddi
     set.vectors = FloatMatrix();  // FAISS holds its own copy now
     return std::unique_ptr<VectorIndex>(
         new FaissIndex(kind, std::move(set.ids), dim, std::move(index), options));
+  } catch (const std::bad_alloc&) {
+    return Status::resource_exhausted("out of memory building the " +
+                                      std::string(index_kind_name(kind)) + " index of " +
+                                      std::to_string(rows) + " vectors");
+  } catch (const std::exception& e) {
+    return Status::internal("FAISS failed to build the " + std::string(index_kind_name(kind)) +
+                            " index: " + e.what());
+  }
+}
+
+StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index_batched(IndexKind kind, size_t rows,
+                                                                 size_t dim,
+                                                                 const RowSource& source,
+                                                                 const VectorIndexOptions& options,
+                                                                 size_t batch_rows) {
+  const int d = static_cast<int>(dim);
+  std::vector<int64_t> ids(rows);
+  std::vector<float> batch;
+  try {
+    std::unique_ptr<faiss::IndexScalarQuantizer> sq;
+    std::unique_ptr<faiss::IndexIVFPQ> ivf;
+    if (kind == IndexKind::kF16) {
+      sq = std::make_unique<faiss::IndexScalarQuantizer>(d, faiss::ScalarQuantizer::QT_fp16,
+                                                         faiss::METRIC_INNER_PRODUCT);
+    } else {
+      ivf = make_ivf_pq(rows, dim, options);
+      // The training sample: as many rows as the k-means would sample from the whole set, read as
+      // 64 runs spread evenly over it (FAISS draws its sample at random from what it is given).
+      const size_t want = std::min(rows, size_t(ivf->cp.max_points_per_centroid) * ivf->nlist);
+      const size_t runs = std::min<size_t>(64, want);
+      std::vector<float> sample(want * dim);
+      std::vector<int64_t> scratch;
+      size_t taken = 0;
+      for (size_t r = 0; r < runs; ++r) {
+        const size_t count = want * (r + 1) / runs - want * r / runs;
+        const size_t begin = rows * r / runs;
+        scratch.resize(count);
+        XRS_RETURN_IF_ERROR(
+            source(begin, count, sample.data() + taken * dim, scratch.data())
+                .with_context("reading the training sample at row " + std::to_string(begin)));
+        taken += count;
+      }
+      ivf->train(static_cast<faiss_idx_t>(taken), sample.data());
+    }
+    for (size_t begin = 0; begin < rows; begin += batch_rows) {
+      const size_t count = std::min(batch_rows, rows - begin);
+      batch.resize(count * dim);
+      XRS_RETURN_IF_ERROR(source(begin, count, batch.data(), ids.data() + begin)
+                              .with_context("reading rows from " + std::to_string(begin)));
+      for (size_t i = std::max<size_t>(begin, 1); i < begin + count; ++i) {
+        if (ids[i] <= ids[i - 1]) {
+          return Status::invalid_argument("embedding ids are not strictly increasing at row " +
+                                          std::to_string(i));
+        }
+      }
+      if (sq) {
+        sq->add(static_cast<faiss_idx_t>(count), batch.data());
+      } else {
+        ivf->add(static_cast<faiss_idx_t>(count), batch.data());
+      }
+    }
+    if (sq) return std::unique_ptr<VectorIndex>(new F16Index(std::move(ids), dim, std::move(sq)));
+    ivf->make_direct_map(true);
+    return std::unique_ptr<VectorIndex>(
+        new IvfPqIndex(std::move(ids), dim, std::move(ivf), options));
   } catch (const std::bad_alloc&) {
     return Status::resource_exhausted("out of memory building the " +
                                       std::string(index_kind_name(kind)) + " index of " +

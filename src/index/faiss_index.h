@@ -17,6 +17,13 @@ namespace xrs::index_internal {
 StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, EmbeddingSet set,
                                                          const VectorIndexOptions& options);
 
+// `kind` is kF16 or kIvfPq; rows >= 1, options checked (build_vector_index_batched).
+StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index_batched(IndexKind kind, size_t rows,
+                                                                 size_t dim,
+                                                                 const RowSource& source,
+                                                                 const VectorIndexOptions& options,
+                                                                 size_t batch_rows);
+
 // Appends FAISS's serialisation of `index` (an HNSW or IVF index) to `out`.
 // kInvalidArgument for an exact index.
 Status append_faiss_index(const VectorIndex& index, std::vector<uint8_t>& out);

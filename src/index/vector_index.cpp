@@ -271,4 +271,35 @@ StatusOr<std::unique_ptr<VectorIndex>> build_vector_index(EmbeddingSet set,
   return index_internal::build_faiss_index(kind, std::move(set), options);
 }
 
+StatusOr<std::unique_ptr<VectorIndex>> build_vector_index_batched(size_t rows, size_t dim,
+                                                                  const RowSource& source,
+                                                                  const VectorIndexOptions& options,
+                                                                  size_t batch_rows) {
+  if (dim == 0 || dim > INT_MAX) {
+    return Status::invalid_argument("embedding dimension " + std::to_string(dim) + " is unusable");
+  }
+  if (rows > INT_MAX)
+    return Status::resource_exhausted("too many vectors: " + std::to_string(rows));
+  if (batch_rows == 0) return Status::invalid_argument("the batch size must be at least 1");
+  const IndexKind kind = choose_index_kind(rows, options);
+  if (rows == 0 || (kind != IndexKind::kF16 && kind != IndexKind::kIvfPq)) {
+    EmbeddingSet set;
+    XRS_ASSIGN_OR_RETURN(set.vectors, FloatMatrix::allocate(rows, dim));
+    set.ids.resize(rows);
+    for (size_t begin = 0; begin < rows; begin += batch_rows) {
+      const size_t count = std::min(batch_rows, rows - begin);
+      XRS_RETURN_IF_ERROR(
+          source(begin, count, set.vectors.data() + begin * dim, set.ids.data() + begin)
+              .with_context("reading rows from " + std::to_string(begin)));
+    }
+    return build_vector_index(std::move(set), options);
+  }
+  if (kind == IndexKind::kIvfPq) {
+    VectorIndexOptions checked = options;
+    checked.kind = kind;
+    XRS_RETURN_IF_ERROR(check_vector_index_options(checked, rows, dim));
+  }
+  return index_internal::build_faiss_index_batched(kind, rows, dim, source, options, batch_rows);
+}
+
 }  // namespace xrs

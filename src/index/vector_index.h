@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -157,5 +158,21 @@ class VectorIndex {
 // kInternal if FAISS throws.
 StatusOr<std::unique_ptr<VectorIndex>> build_vector_index(EmbeddingSet set,
                                                           const VectorIndexOptions& options);
+
+// Writes rows begin .. begin + count of a set: count x dim floats to `vectors`, count ids to `ids`.
+using RowSource = std::function<Status(size_t begin, size_t count, float* vectors, int64_t* ids)>;
+
+// build_vector_index for a set too large to hold as float32 at once. The compressed kinds (f16,
+// ivf-pq) read the `rows` rows from `source` in batches of at most `batch_rows`, so memory holds
+// the index plus one batch: IVF-PQ first trains on as many rows as its k-means would sample (at
+// most 262,144), read as 64 runs spread evenly over the set (build_vector_index samples them at
+// random instead, so the two builds differ slightly), then encodes batch after batch; f16 encodes
+// each row as build_vector_index does (the same index). The other kinds keep float32 vectors:
+// every row is read first, then build_vector_index. The kind is chosen as build_vector_index
+// chooses it; the same errors, and `source`'s errors with the row they were at.
+StatusOr<std::unique_ptr<VectorIndex>> build_vector_index_batched(size_t rows, size_t dim,
+                                                                  const RowSource& source,
+                                                                  const VectorIndexOptions& options,
+                                                                  size_t batch_rows = 65536);
 
 }  // namespace xrs
