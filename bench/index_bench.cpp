@@ -2,7 +2,7 @@
 //
 //   index_bench [--exact-n 100000] [--dim 512] [--queries 50] [--approx-n 1000000]
 //               [--kinds ivf,hnsw,f16,ivf-pq:m=64] [--clusters 1000] [--spread 1.0]
-//               [--nlist N] [--nprobe N] [--efforts 8,16,32,64]
+//               [--nlist N] [--nprobe N] [--efforts 8,16,32,64] [--batched 0|1]
 //
 // exact: ExactIndex::search over exact-n x dim vs one cblas_sgemv over the same matrix (the
 //        memory-bandwidth floor), medians over the queries, and their ratio.
@@ -14,6 +14,12 @@
 //        index. Kinds are vector index specs (parse_vector_index_spec, e.g. ivf-pq:m=32,nbits=8).
 //        Memory per vector: the growth of the process's resident set over the build (the
 //        generated float32 data is freed by then) and the size of the saved vectors file.
+// --batched 1: the approximate section never holds the approx-n float32 vectors (for 10M x 512,
+//        20 GB): each row is generated from its own seed, the ground truth is a streaming exact
+//        scan (blocks of rows against all queries, top 10 kept), and each kind is built through
+//        build_vector_index_batched (f16 and ivf-pq read batches; other kinds would need every
+//        vector). exact_ms_median is then the streaming scan's time per query (generation
+//        excluded), not an in-memory search.
 #include <cblas.h>
 #include <unistd.h>
 
@@ -104,6 +110,12 @@ struct Mixture {
       normalise(out + r * dim, dim);
     }
   }
+  // Rows begin .. begin + count, each from its own seed (any order, any batching: the same rows).
+  void rows(float* out, size_t begin, size_t count, uint64_t seed) const {
+    for (size_t r = 0; r < count; ++r) {
+      sample(out + r * dim, 1, (seed << 40) ^ (begin + r) * 0x9e3779b97f4a7c15ull);
+    }
+  }
   xrs::EmbeddingSet set(size_t rows, uint64_t seed) const {
     xrs::EmbeddingSet s;
     s.vectors = xrs::FloatMatrix::allocate(rows, dim).value();
@@ -150,16 +162,54 @@ std::string exact_section(const Mixture& mix, size_t n, const std::vector<float>
   return o.str();
 }
 
+// The streaming ground truth of --batched: the k best ids of every query over rows 0..n of
+// mix.rows(.., 11), in blocks; the time per query of the scan (generation excluded).
+double streamed_truth(const Mixture& mix, size_t n, const std::vector<float>& queries, size_t nq,
+                      size_t k, std::vector<std::set<int64_t>>& truth) {
+  const size_t dim = mix.dim, block = 65536;
+  std::vector<std::vector<std::pair<float, int64_t>>> best(nq);
+  std::vector<float> rows(block * dim), scores(block * nq);
+  double scan_ms = 0;
+  for (size_t begin = 0; begin < n; begin += block) {
+    const size_t count = std::min(block, n - begin);
+    mix.rows(rows.data(), begin, count, 11);
+    auto t0 = Clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nq),
+                static_cast<int>(count), static_cast<int>(dim), 1.0f, queries.data(),
+                static_cast<int>(dim), rows.data(), static_cast<int>(dim), 0.0f, scores.data(),
+                static_cast<int>(count));
+    for (size_t q = 0; q < nq; ++q) {
+      auto& b = best[q];
+      for (size_t r = 0; r < count; ++r) {
+        const float sc = scores[q * count + r];
+        if (b.size() < k || sc > b.front().first) {
+          b.emplace_back(sc, static_cast<int64_t>(begin + r) + 1);
+          std::sort(b.begin(), b.end(), [](auto& x, auto& y) { return x.first < y.first; });
+          if (b.size() > k) b.erase(b.begin());
+        }
+      }
+    }
+    scan_ms += ms_since(t0);
+  }
+  for (size_t q = 0; q < nq; ++q) {
+    for (const auto& [sc, id] : best[q]) truth[q].insert(id);
+  }
+  return scan_ms / static_cast<double>(nq);
+}
+
 std::string approximate_section(const Mixture& mix, size_t n, const std::vector<float>& queries,
                                 size_t nq, const std::vector<std::string>& kinds,
-                                const xrs::IvfParams& ivf, const std::vector<size_t>& efforts) {
+                                const xrs::IvfParams& ivf, const std::vector<size_t>& efforts,
+                                bool batched) {
   const size_t dim = mix.dim;
   const size_t k = 10;
   // Ground truth and the exact baseline at this size; the exact index is freed before the
   // approximate ones are built (the data is regenerated from its seed).
   std::vector<std::set<int64_t>> truth(nq);
   std::vector<double> exact_ms;
-  {
+  if (batched) {
+    exact_ms.push_back(streamed_truth(mix, n, queries, nq, k, truth));
+  } else {
     xrs::VectorIndexOptions options;
     options.kind = xrs::IndexKind::kExact;
     auto exact = xrs::build_vector_index(mix.set(n, 11), options).value();
@@ -185,10 +235,24 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
     if (options.ivf.nlist == 0) options.ivf.nlist = ivf.nlist;
     if (options.ivf.nprobe == 0) options.ivf.nprobe = ivf.nprobe;
     const double rss0 = rss_bytes();
-    xrs::EmbeddingSet set = mix.set(n, 11);
     auto t0 = Clock::now();
-    auto index = xrs::build_vector_index(std::move(set), options);
-    double build_s = ms_since(t0) / 1000;
+    auto build = [&]() -> xrs::StatusOr<std::unique_ptr<xrs::VectorIndex>> {
+      if (batched) {
+        return xrs::build_vector_index_batched(
+            n, dim,
+            [&mix](size_t begin, size_t count, float* vectors, int64_t* ids) {
+              mix.rows(vectors, begin, count, 11);
+              for (size_t r = 0; r < count; ++r) ids[r] = static_cast<int64_t>(begin + r) + 1;
+              return xrs::Status::ok();
+            },
+            options);
+      }
+      xrs::EmbeddingSet set = mix.set(n, 11);
+      t0 = Clock::now();
+      return xrs::build_vector_index(std::move(set), options);
+    };
+    auto index = build();
+    double build_s = ms_since(t0) / 1000;  // --batched: generating the rows included
     if (!index.is_ok()) {
       std::fprintf(stderr, "index_bench: %s\n", index.status().to_string().c_str());
       std::exit(1);
@@ -197,8 +261,8 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
     double file_per_vector = 0;
     if ((*index)->kind() != xrs::IndexKind::kExact) {
       const std::string path = "/tmp/index_bench_" + std::to_string(::getpid()) + ".faiss";
-      if (xrs::write_vectors_file(path, **index, {std::string(32, '0'), 1,
-                                                  static_cast<uint32_t>(dim)})
+      if (xrs::write_vectors_file(path, **index,
+                                  {std::string(32, '0'), 1, static_cast<uint32_t>(dim)})
               .is_ok()) {
         std::FILE* f = std::fopen(path.c_str(), "rb");
         if (f != nullptr) {
@@ -243,6 +307,7 @@ std::string approximate_section(const Mixture& mix, size_t n, const std::vector<
 
 int main(int argc, char** argv) {
   size_t exact_n = 100000, dim = 512, nq = 50, approx_n = 1000000, clusters = 1000;
+  bool batched = false;
   float spread = 1.0f;
   xrs::IvfParams ivf;
   std::string kinds_arg = "ivf,hnsw";
@@ -257,6 +322,8 @@ int main(int argc, char** argv) {
       nq = std::stoul(value);
     else if (flag == "--approx-n")
       approx_n = std::stoul(value);
+    else if (flag == "--batched")
+      batched = value != "0";
     else if (flag == "--kinds")
       kinds_arg = value;
     else if (flag == "--clusters")
@@ -294,7 +361,8 @@ int main(int argc, char** argv) {
   mix.sample(queries.data(), nq, 99);
   std::string exact = exact_n > 0 ? exact_section(mix, exact_n, queries, nq) : "null";
   std::string approx =
-      approx_n > 0 ? approximate_section(mix, approx_n, queries, nq, kinds, ivf, efforts) : "null";
+      approx_n > 0 ? approximate_section(mix, approx_n, queries, nq, kinds, ivf, efforts, batched)
+                   : "null";
   std::printf(
       "{\"openblas_threads\": %d, \"clusters\": %zu, \"spread\": %g,\n \"exact\": %s,\n"
       " \"approximate\": %s}\n",
