@@ -376,4 +376,51 @@ StatusOr<CatalogSnapshot> Catalog::snapshot(bool with_embeddings) {
   return snap;
 }
 
+StatusOr<CatalogSnapshot> Catalog::snapshot_streaming(
+    const std::function<Status(const CatalogSnapshot&, const EmbeddingSource&)>& consume) {
+  CatalogSnapshot snap;
+  const size_t dim = model().dim;
+  XRS_RETURN_IF_ERROR(with_read_transaction(*db_, [&]() -> Status {
+    XRS_ASSIGN_OR_RETURN(snap.info, read_info(*db_));
+    XRS_ASSIGN_OR_RETURN(snap.rows, list());
+    XRS_ASSIGN_OR_RETURN(Stmt s, Stmt::prepare(*db_,
+                                               "SELECT i.id, i.image_name, e.vector FROM images i "
+                                               "LEFT JOIN embeddings e ON e.image_id = i.id "
+                                               "WHERE i.id BETWEEN ? AND ? ORDER BY i.id"));
+    const EmbeddingSource source = [&](size_t begin, size_t count, float* vectors,
+                                       int64_t* ids) -> Status {
+      if (count == 0) return Status::ok();
+      if (begin + count > snap.rows.size()) {
+        return Status::internal(path_ + ": rows " + std::to_string(begin) + "+" +
+                                std::to_string(count) + " past the snapshot");
+      }
+      s.reset();
+      s.bind(1, snap.rows[begin].id);
+      s.bind(2, snap.rows[begin + count - 1].id);
+      size_t got = 0;
+      while (true) {
+        XRS_ASSIGN_OR_RETURN(bool row, s.step("load embeddings"));
+        if (!row) break;
+        if (got == count || s.column_int(0) != snap.rows[begin + got].id) {
+          return Status::internal(path_ + ": the rows changed within a read transaction");
+        }
+        std::span<const std::byte> blob = s.column_blob(2);
+        if (blob.size() != dim * sizeof(float)) {
+          return Status::corruption(path_ + ": image '" + s.column_text(1) + "' (id " +
+                                    std::to_string(s.column_int(0)) + "): embedding has " +
+                                    std::to_string(blob.size()) + " bytes, expected " +
+                                    std::to_string(dim * sizeof(float)));
+        }
+        std::memcpy(vectors + got * dim, blob.data(), blob.size());
+        ids[got] = s.column_int(0);
+        ++got;
+      }
+      if (got != count) return Status::internal(path_ + ": fewer rows than the snapshot lists");
+      return Status::ok();
+    };
+    return consume(snap, source);
+  }));
+  return snap;
+}
+
 }  // namespace xrs

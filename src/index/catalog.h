@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -116,6 +117,14 @@ class Catalog {
   // is not dim float32 values.
   StatusOr<EmbeddingSet> load_embeddings();
   StatusOr<CatalogSnapshot> snapshot(bool with_embeddings);
+  // A snapshot without embeddings, and within the same read transaction `consume(snapshot,
+  // source)`: source(begin, count, vectors, ids) reads the embeddings of snapshot.rows[begin ..
+  // begin + count) (one query by id range each call), so a caller can build from them in batches
+  // without holding them all. The same kCorruption errors as load_embeddings().
+  using EmbeddingSource =
+      std::function<Status(size_t begin, size_t count, float* vectors, int64_t* ids)>;
+  StatusOr<CatalogSnapshot> snapshot_streaming(
+      const std::function<Status(const CatalogSnapshot&, const EmbeddingSource&)>& consume);
 
   // Starts the one write transaction of this connection (kFailedPrecondition in read-only mode
   // or while another Transaction of this Catalog is open; kUnavailable when another writer holds

@@ -70,14 +70,20 @@ StatusOr<std::shared_ptr<const IndexReader>> IndexReader::open(const std::string
     }
   }
   if (!reader->index_) {
-    // A second snapshot, with embeddings: it may be newer than the first (a writer committed
-    // meanwhile), so the rows are taken from it too.
-    XRS_ASSIGN_OR_RETURN(snap, catalog->snapshot(/*with_embeddings=*/true));
-    kind = choose(snap.rows.size());
-    VectorIndexOptions build = vectors;
-    build.kind = kind;
-    XRS_ASSIGN_OR_RETURN(reader->index_, build_vector_index(std::move(*snap.vectors), build));
-    snap.vectors.reset();
+    // A second snapshot, read with its embeddings: it may be newer than the first (a writer
+    // committed meanwhile), so the rows are taken from it too. The embeddings are read in batches
+    // within its read transaction: the compressed kinds (f16, ivf-pq) never hold them all as
+    // float32 (build_vector_index_batched).
+    XRS_ASSIGN_OR_RETURN(
+        snap, catalog->snapshot_streaming([&](const CatalogSnapshot& s,
+                                              const Catalog::EmbeddingSource& source) -> Status {
+          kind = choose(s.rows.size());
+          VectorIndexOptions build = vectors;
+          build.kind = kind;
+          XRS_ASSIGN_OR_RETURN(reader->index_, build_vector_index_batched(
+                                                   s.rows.size(), s.info.model.dim, source, build));
+          return Status::ok();
+        }));
     if (kind != IndexKind::kExact && options.write_vectors_file) {
       Status s = write_vectors_file(vectors_path, *reader->index_, stamp_of(snap.info));
       if (!s.is_ok()) log_warning("cannot save the vector index: " + s.message());

@@ -94,6 +94,55 @@ TEST(CatalogTest, CreateUpsertReopenRoundTrip) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(set.vectors.data()) % 64, 0u);
 }
 
+// snapshot_streaming: the rows of the snapshot, and batches of their embeddings read by id range
+// within the same read transaction, equal to what was written (after a removal leaves a gap in
+// the ids); a range past the snapshot is an error, not a short read.
+TEST(CatalogTest, StreamingSnapshotReadsEmbeddingsInBatches) {
+  std::string dir = testing::scratch_dir("catalog_streaming") + "/IDX";
+  std::map<std::string, std::vector<float>> written;
+  auto catalog = create(dir);
+  {
+    auto tx = catalog->begin();
+    ASSERT_TRUE(tx.is_ok()) << tx.status().to_string();
+    for (uint32_t i = 0; i < 10; ++i) {
+      const std::string name = "img" + std::to_string(i) + ".png";
+      ImageRecord r = make_record(name, "chest", unit(100 + i), i + 1);
+      written[name] = r.embedding;
+      ASSERT_TRUE(tx->upsert(r).is_ok());
+    }
+    ASSERT_TRUE(tx->remove("img4.png").is_ok());
+    written.erase("img4.png");
+    ASSERT_TRUE(tx->commit().is_ok());
+  }
+  size_t batches = 0;
+  auto snap = catalog->snapshot_streaming([&](const CatalogSnapshot& s,
+                                              const Catalog::EmbeddingSource& source) -> Status {
+    EXPECT_EQ(s.rows.size(), 9u);
+    for (size_t begin = 0; begin < s.rows.size(); begin += 4) {
+      const size_t count = std::min<size_t>(4, s.rows.size() - begin);
+      std::vector<float> vectors(count * kDim);
+      std::vector<int64_t> ids(count);
+      XRS_RETURN_IF_ERROR(source(begin, count, vectors.data(), ids.data()));
+      ++batches;
+      for (size_t r = 0; r < count; ++r) {
+        EXPECT_EQ(ids[r], s.rows[begin + r].id);
+        const std::vector<float> got(vectors.begin() + r * kDim, vectors.begin() + (r + 1) * kDim);
+        EXPECT_EQ(got, written.at(s.rows[begin + r].image_name));
+      }
+    }
+    std::vector<float> vectors(2 * kDim);
+    std::vector<int64_t> ids(2);
+    const Status past = source(8, 2, vectors.data(), ids.data());
+    EXPECT_FALSE(past.is_ok());
+    EXPECT_TRUE(contains(past, "past the snapshot")) << past.to_string();
+    return Status::ok();
+  });
+  ASSERT_TRUE(snap.is_ok()) << snap.status().to_string();
+  EXPECT_EQ(batches, 3u);
+  EXPECT_EQ(snap->rows.size(), 9u);
+  EXPECT_FALSE(snap->vectors.has_value());
+}
+
 TEST(CatalogTest, UpsertReplacesRenameAndRemove) {
   std::string dir = testing::scratch_dir("catalog_edit");
   auto catalog = create(dir);
