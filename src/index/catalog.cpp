@@ -94,6 +94,20 @@ Status with_read_transaction(Db& db, Fn&& fn) {
   return s.is_ok() ? end : s;
 }
 
+// The embedding of a row of "SELECT i.id, i.image_name, e.vector ..." into `out` (dim floats);
+// kCorruption naming the image when it is missing or has another size.
+Status copy_embedding(Stmt& s, const std::string& path, size_t dim, float* out) {
+  std::span<const std::byte> blob = s.column_blob(2);
+  if (blob.size() != dim * sizeof(float)) {
+    return Status::corruption(path + ": image '" + s.column_text(1) + "' (id " +
+                              std::to_string(s.column_int(0)) + "): embedding has " +
+                              std::to_string(blob.size()) + " bytes, expected " +
+                              std::to_string(dim * sizeof(float)));
+  }
+  std::memcpy(out, blob.data(), blob.size());
+  return Status::ok();
+}
+
 Status create_schema(Db& db, const ModelIdentity& model) {
   std::string now = index_internal::utc_now_iso8601();
   XRS_RETURN_IF_ERROR(db.exec(kSchemaSql));
@@ -347,14 +361,11 @@ StatusOr<EmbeddingSet> Catalog::load_embeddings() {
       XRS_ASSIGN_OR_RETURN(bool row, s.step("load embeddings"));
       if (!row) break;
       if (set.ids.size() == n) return Status::internal(path_ + ": more rows than counted");
-      std::span<const std::byte> blob = s.column_blob(2);
-      if (blob.size() != dim * sizeof(float)) {
-        return Status::corruption(path_ + ": image '" + s.column_text(1) + "' (id " +
-                                  std::to_string(s.column_int(0)) + "): embedding has " +
-                                  std::to_string(blob.size()) + " bytes, expected " +
-                                  std::to_string(dim * sizeof(float)));
+      // (Not XRS_RETURN_IF_ERROR: this lambda is inside one, whose local it would shadow.)
+      if (Status c = copy_embedding(s, path_, dim, set.vectors.row(set.ids.size()).data());
+          !c.is_ok()) {
+        return c;
       }
-      std::memcpy(set.vectors.row(set.ids.size()).data(), blob.data(), blob.size());
       set.ids.push_back(s.column_int(0));
     }
     if (set.ids.size() != n) return Status::internal(path_ + ": fewer rows than counted");
@@ -404,14 +415,7 @@ StatusOr<CatalogSnapshot> Catalog::snapshot_streaming(
         if (got == count || s.column_int(0) != snap.rows[begin + got].id) {
           return Status::internal(path_ + ": the rows changed within a read transaction");
         }
-        std::span<const std::byte> blob = s.column_blob(2);
-        if (blob.size() != dim * sizeof(float)) {
-          return Status::corruption(path_ + ": image '" + s.column_text(1) + "' (id " +
-                                    std::to_string(s.column_int(0)) + "): embedding has " +
-                                    std::to_string(blob.size()) + " bytes, expected " +
-                                    std::to_string(dim * sizeof(float)));
-        }
-        std::memcpy(vectors + got * dim, blob.data(), blob.size());
+        if (Status c = copy_embedding(s, path_, dim, vectors + got * dim); !c.is_ok()) return c;
         ids[got] = s.column_int(0);
         ++got;
       }

@@ -482,6 +482,23 @@ Status check_loaded(IndexKind kind, const faiss::Index& index, size_t rows, size
   return Status::ok();
 }
 
+// The Status of an exception thrown while building a `kind` index of `rows` vectors.
+Status build_failure(IndexKind kind, size_t rows, std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::bad_alloc&) {
+    return Status::resource_exhausted("out of memory building the " +
+                                      std::string(index_kind_name(kind)) + " index of " +
+                                      std::to_string(rows) + " vectors");
+  } catch (const std::exception& x) {
+    return Status::internal("FAISS failed to build the " + std::string(index_kind_name(kind)) +
+                            " index: " + x.what());
+  } catch (...) {
+    return Status::internal("FAISS failed to build the " + std::string(index_kind_name(kind)) +
+                            " index");
+  }
+}
+
 // An untrained IVF-PQ index for `rows` vectors of `dim` with the project's training settings.
 std::unique_ptr<faiss::IndexIVFPQ> make_ivf_pq(size_t rows, size_t dim,
                                                const VectorIndexOptions& options) {
@@ -564,13 +581,8 @@ StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index(IndexKind kind, Embeddi
     set.vectors = FloatMatrix();  // FAISS holds its own copy now
     return std::unique_ptr<VectorIndex>(
         new FaissIndex(kind, std::move(set.ids), dim, std::move(index), options));
-  } catch (const std::bad_alloc&) {
-    return Status::resource_exhausted("out of memory building the " +
-                                      std::string(index_kind_name(kind)) + " index of " +
-                                      std::to_string(rows) + " vectors");
-  } catch (const std::exception& e) {
-    return Status::internal("FAISS failed to build the " + std::string(index_kind_name(kind)) +
-                            " index: " + e.what());
+  } catch (...) {
+    return build_failure(kind, rows, std::current_exception());
   }
 }
 
@@ -629,13 +641,8 @@ StatusOr<std::unique_ptr<VectorIndex>> build_faiss_index_batched(IndexKind kind,
     ivf->make_direct_map(true);
     return std::unique_ptr<VectorIndex>(
         new IvfPqIndex(std::move(ids), dim, std::move(ivf), options));
-  } catch (const std::bad_alloc&) {
-    return Status::resource_exhausted("out of memory building the " +
-                                      std::string(index_kind_name(kind)) + " index of " +
-                                      std::to_string(rows) + " vectors");
-  } catch (const std::exception& e) {
-    return Status::internal("FAISS failed to build the " + std::string(index_kind_name(kind)) +
-                            " index: " + e.what());
+  } catch (...) {
+    return build_failure(kind, rows, std::current_exception());
   }
 }
 
