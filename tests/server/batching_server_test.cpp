@@ -511,8 +511,13 @@ TEST_F(BatchingServerTest, ABatchSizeOfOneTurnsBatchingOff) {
 TEST_F(BatchingServerTest, CombinedQueryWithAnUploadedImageTerm) {
   start(4, std::chrono::milliseconds(2));
   auto c = client();
+  // An image outside the index: a fixture where ../shared has them, else a demo-set image the
+  // copy left out.
   const std::string outside =
-      testing::read_bytes(testing::fixtures_dir() + "/images/rgb_480x640.png");
+      testing::have_fixtures()
+          ? testing::read_bytes(testing::fixtures_dir() + "/images/rgb_480x640.png")
+          : testing::read_bytes(
+                testing::shared_file(testing::rows_not_copied(kPerCategory).back()));
   auto decoded = decode_image(bytes_of(outside));
   ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
   auto embedding = reference_->model().embed_image(*decoded);
